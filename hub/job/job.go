@@ -1,0 +1,25 @@
+// Package job names the River jobs the hub queues. It sits apart from the
+// store (which inserts them inside its transactions) and delivery (which works
+// them) so neither has to import the other.
+package job
+
+// Fanout makes the first try of every pending first-attempt delivery of one
+// event. One per event, whatever the fan-out: the queue's cost on the happy
+// path does not grow with the number of subscribers.
+type Fanout struct {
+	EventID string `json:"event_id"`
+}
+
+// Kind is River's name for the job; it is stored in the queue, never change it.
+func (Fanout) Kind() string { return "fanout" }
+
+// Retry makes the next try of one delivery whose earlier try failed.
+type Retry struct {
+	DeliveryID string `json:"delivery_id"`
+	// Attempt is the try number this job makes, so a job re-run after a crash
+	// can tell that its try was already recorded.
+	Attempt int `json:"attempt"`
+}
+
+// Kind is River's name for the job; it is stored in the queue, never change it.
+func (Retry) Kind() string { return "retry" }

@@ -1,0 +1,291 @@
+// Package store is the persistence seam of the hub. Store is implemented by
+// the embedded SQLite store (store/sqlite) and the PostgreSQL store
+// (store/postgres); both must pass the conformance suite in store/storetest.
+//
+// The store owns every transaction that must be atomic with a queue insert:
+// publishing an event inserts the event, its deliveries and one fan-out job in
+// one transaction; recording delivery outcomes writes the attempt log, the
+// delivery states, the subscription health and the retry jobs in one
+// transaction. Callers never see a database transaction.
+//
+// Secrets (subscription signing secrets) are plaintext in these structs and
+// sealed by the store before they reach the database.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/switchboardhq/switchboard/hub/event"
+)
+
+// Sentinel errors every implementation returns (wrapped) so callers can map
+// them to API responses without knowing the database.
+var (
+	// ErrNotFound: no row with that id.
+	ErrNotFound = errors.New("not found")
+	// ErrIdempotencyConflict: the dedupe key was used before for a different request.
+	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+	// ErrQueueNotStarted: a write that needs the job queue ran before StartQueue.
+	ErrQueueNotStarted = errors.New("job queue not started")
+)
+
+// Store is everything the hub persists.
+type Store interface {
+	// Ping checks the database answers; /readyz uses it.
+	Ping(ctx context.Context) error
+	// Close releases the database. Call StopQueue first.
+	Close() error
+
+	// StartQueue creates and starts the River client that works jobs with
+	// cfg.Workers. Until it is called, PublishEvent, Replay and RecordOutcomes
+	// return ErrQueueNotStarted.
+	StartQueue(ctx context.Context, cfg QueueConfig) error
+	// StopQueue stops fetching jobs and waits for running ones to finish
+	// until ctx is done, then cancels them (River's soft then hard stop).
+	StopQueue(ctx context.Context) error
+	// QueueStats reports the queue's backlog for metrics.
+	QueueStats(ctx context.Context) (QueueStats, error)
+
+	APIKeys
+	Subscriptions
+	Events
+	Deliveries
+}
+
+// QueueConfig tunes River. Zero values take the defaults documented on each field.
+type QueueConfig struct {
+	Workers *river.Workers
+	// MaxWorkers is how many jobs run at once (default 200). A fan-out job
+	// bounds its own HTTP concurrency separately.
+	MaxWorkers int
+	// FetchCooldown (default 20ms) and FetchPollInterval (default 50ms) set
+	// how soon a new job is picked up; River's own defaults give ~1 s p99.
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+	// JobTimeout bounds one job run (default 2m).
+	JobTimeout time.Duration
+	// RescueStuckJobsAfter is when a running job is presumed lost to a crash
+	// and retried (default JobTimeout + 30s, not River's hour).
+	RescueStuckJobsAfter time.Duration
+}
+
+// QueueStats is the job queue's backlog.
+type QueueStats struct {
+	Pending       int           // jobs available, scheduled or retryable
+	OldestPending time.Duration // age of the oldest available job, 0 if none
+}
+
+// Page selects one page of a list ordered newest first (by id, which is a
+// UUIDv7 and so sorts by creation time). At most one of After and Before is
+// set: After lists items older than that id, Before items newer than it.
+type Page struct {
+	After  string
+	Before string
+	Limit  int
+}
+
+// APIKey is a stored API key. The key itself is never stored: Hash is its
+// SHA-256, compared in constant time.
+type APIKey struct {
+	ID        string
+	Name      string
+	Hash      []byte
+	Scopes    []string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// APIKeys persists API keys.
+type APIKeys interface {
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	GetAPIKey(ctx context.Context, id string) (*APIKey, error)
+	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// CountActiveAPIKeys counts keys not revoked; the first start creates an
+	// admin key when it is zero.
+	CountActiveAPIKeys(ctx context.Context) (int, error)
+}
+
+// Subscription statuses and reasons for being disabled.
+const (
+	StatusEnabled  = "enabled"
+	StatusDisabled = "disabled"
+
+	DisabledNone       = "none"
+	DisabledRetryLimit = "retry_limit" // failing past the failure window
+	DisabledGone       = "gone"        // the endpoint answered 410 Gone
+	DisabledManual     = "manual"      // a user set status disabled
+)
+
+// Subscription is a webhook subscription: where to deliver which events.
+type Subscription struct {
+	ID             string
+	Description    string
+	UnifiedAPI     string
+	Status         string
+	DisabledReason string
+	DeliveryURL    string
+	Events         []string
+	ConsumerID     string // empty: every consumer
+	RetrySchedule  []int  // seconds between tries; nil: the hub's default
+
+	Secret                  string // current whsec_ secret
+	PreviousSecret          string // still signs until PreviousSecretExpiresAt
+	PreviousSecretExpiresAt *time.Time
+
+	FailStreak          int
+	FailStreakStartedAt *time.Time
+	LastFailedAt        *time.Time
+	LastSucceededAt     *time.Time
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Subscriber is the part of a subscription matching needs.
+func (s *Subscription) Subscriber() event.Subscriber {
+	return event.Subscriber{UnifiedAPI: s.UnifiedAPI, Events: s.Events, ConsumerID: s.ConsumerID}
+}
+
+// Subscriptions persists webhook subscriptions.
+type Subscriptions interface {
+	CreateSubscription(ctx context.Context, s *Subscription) error
+	GetSubscription(ctx context.Context, id string) (*Subscription, error)
+	ListSubscriptions(ctx context.Context, p Page) ([]*Subscription, error)
+	// UpdateSubscription writes every mutable field of s (by s.ID) and sets
+	// s.UpdatedAt.
+	UpdateSubscription(ctx context.Context, s *Subscription) error
+	// DeleteSubscription removes it and cancels its pending deliveries.
+	DeleteSubscription(ctx context.Context, id string) error
+}
+
+// PublishResult tells what PublishEvent stored.
+type PublishResult struct {
+	Event      *event.Event
+	Deliveries int  // deliveries created (for a duplicate: those it has)
+	Duplicate  bool // the dedupe key was seen before; nothing new was stored
+}
+
+// EventFilter narrows ListEvents; empty fields match everything.
+type EventFilter struct {
+	EventType  string
+	ConsumerID string
+	ServiceID  string
+}
+
+// Events persists unified events.
+type Events interface {
+	// PublishEvent stores ev (ID, CreatedAt set by the caller) and, in the
+	// same transaction, one pending delivery per enabled matching
+	// subscription and one job.Fanout. A repeated non-empty DedupeKey stores
+	// nothing and returns the first event with Duplicate set, or
+	// ErrIdempotencyConflict if its RequestHash differs.
+	PublishEvent(ctx context.Context, ev *event.Event) (*PublishResult, error)
+	GetEvent(ctx context.Context, id string) (*event.Event, error)
+	ListEvents(ctx context.Context, f EventFilter, p Page) ([]*event.Event, error)
+	// Replay creates a new pending delivery of the event for every enabled
+	// subscription that matches it now (or only for subscriptionID, which
+	// must exist) plus one job.Fanout, and returns how many it created.
+	Replay(ctx context.Context, eventID, subscriptionID string) (int, error)
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending   = "pending"   // waiting for its first or next try
+	DeliveryDelivered = "delivered" // a try got a 2xx
+	DeliveryFailed    = "failed"    // retries exhausted, or the endpoint is gone
+	DeliveryCancelled = "cancelled" // its subscription was deleted or disabled
+)
+
+// Delivery is one event going to one subscription, over one or more tries.
+type Delivery struct {
+	ID             string
+	EventID        string
+	SubscriptionID string
+	Status         string
+	Attempts       int // tries made so far
+	NextAttemptAt  *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Target is a delivery with the subscription it goes to, as a worker needs it.
+type Target struct {
+	Delivery     Delivery
+	Subscription Subscription
+}
+
+// Attempt is one HTTP try, as listed by GET /webhook/logs.
+type Attempt struct {
+	ID               string
+	DeliveryID       string
+	EventID          string
+	EventType        string
+	UnifiedAPI       string
+	SubscriptionID   string
+	ConsumerID       string
+	ServiceID        string
+	Endpoint         string
+	StatusCode       int // 0 when no response came
+	Success          bool
+	ExecutionAttempt int
+	Timestamp        time.Time
+	DurationMS       int64
+	ResponseBody     string // capped at 4 KiB by the caller
+	Error            string
+	RetryScheduled   bool
+}
+
+// Outcome is what a worker learned about one delivery: the tries it made and
+// the state the delivery moves to.
+type Outcome struct {
+	DeliveryID     string
+	SubscriptionID string
+	Attempts       []Attempt
+	// Status is DeliveryDelivered, DeliveryFailed or DeliveryPending (a retry
+	// is due at NextAttemptAt; RecordOutcomes inserts its job.Retry).
+	Status        string
+	NextAttemptAt time.Time
+	// Disable, when not empty, disables the subscription with this reason
+	// (DisabledGone, DisabledRetryLimit) and cancels its pending deliveries.
+	Disable string
+	At      time.Time
+}
+
+// AttemptFilter narrows ListAttempts; empty fields match everything.
+type AttemptFilter struct {
+	EventType      string
+	Success        *bool
+	ConsumerID     string
+	ServiceID      string
+	SubscriptionID string
+	EventID        string
+}
+
+// Deliveries persists deliveries and their attempt log.
+type Deliveries interface {
+	// FanoutTargets returns the event and its pending deliveries that have
+	// had no try yet, with their (enabled) subscriptions.
+	FanoutTargets(ctx context.Context, eventID string) (*event.Event, []*Target, error)
+	// RetryTarget returns one delivery with its event and subscription.
+	RetryTarget(ctx context.Context, deliveryID string) (*event.Event, *Target, error)
+	// RecordOutcomes applies outcomes in one transaction: attempt rows,
+	// delivery states, subscription health (success resets fail_streak;
+	// failure increments it, sets fail_streak_started_at if unset and
+	// last_failed_at), disabling, and one job.Retry per pending outcome.
+	RecordOutcomes(ctx context.Context, outcomes []Outcome) error
+	GetDelivery(ctx context.Context, id string) (*Delivery, error)
+	ListDeliveries(ctx context.Context, eventID string) ([]*Delivery, error)
+	ListAttempts(ctx context.Context, f AttemptFilter, p Page) ([]*Attempt, error)
+}
+
+// Sealer encrypts secrets before they reach the database; *secret.Box is the
+// implementation.
+type Sealer interface {
+	Seal(plaintext []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
+}
