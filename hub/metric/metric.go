@@ -1,0 +1,82 @@
+// Package metric holds the hub's Prometheus collectors. One Metrics value is
+// built per hub and handed to the packages that count things, so tests can
+// build their own registry and read the counters back.
+package metric
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the hub's collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// EventsPublished counts stored events by source (api, native, virtual)
+	// and whether they were duplicates of an earlier one.
+	EventsPublished *prometheus.CounterVec
+	// DeliveryAttempts counts HTTP tries by outcome: success, failure (non-2xx
+	// answer), error (no answer: refused, timeout, blocked destination).
+	DeliveryAttempts *prometheus.CounterVec
+	// AttemptDuration is the latency of one HTTP try.
+	AttemptDuration prometheus.Histogram
+	// Deliveries counts deliveries reaching a final or retry state:
+	// delivered, retrying, failed.
+	Deliveries *prometheus.CounterVec
+	// SubscriptionsDisabled counts automatic disables by reason (gone, retry_limit).
+	SubscriptionsDisabled *prometheus.CounterVec
+	// HTTPRequests counts API requests by route and status code.
+	HTTPRequests *prometheus.CounterVec
+	// QueuePending and QueueOldestSeconds describe the job backlog.
+	QueuePending       prometheus.Gauge
+	QueueOldestSeconds prometheus.Gauge
+}
+
+// New builds the collectors on a fresh registry (with Go and process
+// collectors) so two hubs in one test process never share counters.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		EventsPublished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_events_published_total",
+			Help: "Unified events accepted, by source and duplicate flag.",
+		}, []string{"source", "duplicate"}),
+		DeliveryAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_delivery_attempts_total",
+			Help: "HTTP delivery tries by outcome (success, failure, error).",
+		}, []string{"outcome"}),
+		AttemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchboard_delivery_attempt_duration_seconds",
+			Help:    "Latency of one HTTP delivery try.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15},
+		}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_deliveries_total",
+			Help: "Deliveries by the state a try left them in (delivered, retrying, failed).",
+		}, []string{"state"}),
+		SubscriptionsDisabled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_subscriptions_disabled_total",
+			Help: "Subscriptions disabled automatically, by reason.",
+		}, []string{"reason"}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_http_requests_total",
+			Help: "API requests by route and status code.",
+		}, []string{"route", "code"}),
+		QueuePending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_queue_pending_jobs",
+			Help: "Jobs available, scheduled or waiting to retry.",
+		}),
+		QueueOldestSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_queue_oldest_pending_seconds",
+			Help: "Age of the oldest job that is due and not yet running.",
+		}),
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.EventsPublished, m.DeliveryAttempts, m.AttemptDuration, m.Deliveries,
+		m.SubscriptionsDisabled, m.HTTPRequests, m.QueuePending, m.QueueOldestSeconds,
+	)
+	return m
+}
