@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchboardhq/switchboard/hub"
+)
+
+// storeFlagEnv are the flags every command that opens the store shares.
+var storeFlagEnv = map[string]string{
+	"data-dir":     "SWITCHBOARD_DATA_DIR",
+	"database-url": "SWITCHBOARD_DATABASE_URL",
+}
+
+func newServeCmd() *cobra.Command {
+	var (
+		cfg        hub.Config
+		allowCIDRs []string
+		schedule   []time.Duration
+		logLevel   string
+		logFormat  string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the hub: API, inbound webhooks and delivery",
+		Long: `Run the hub. With no flags it stores everything in ./data (SQLite) and
+listens on 127.0.0.1:8080. Every flag has an environment twin (SWITCHBOARD_<FLAG>);
+a flag given on the command line wins.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			twins := map[string]string{
+				"addr":                       "SWITCHBOARD_ADDR",
+				"public-url":                 "SWITCHBOARD_PUBLIC_URL",
+				"allow-private-destinations": "SWITCHBOARD_ALLOW_PRIVATE_DESTINATIONS",
+				"allow-cidr":                 "SWITCHBOARD_ALLOW_CIDRS",
+				"delivery-timeout":           "SWITCHBOARD_DELIVERY_TIMEOUT",
+				"retry-schedule":             "SWITCHBOARD_RETRY_SCHEDULE",
+				"failure-window":             "SWITCHBOARD_FAILURE_WINDOW",
+				"secret-grace-period":        "SWITCHBOARD_SECRET_GRACE_PERIOD",
+				"max-body-bytes":             "SWITCHBOARD_MAX_BODY_BYTES",
+				"sqlite-synchronous":         "SWITCHBOARD_SQLITE_SYNCHRONOUS",
+				"workers":                    "SWITCHBOARD_WORKERS",
+				"shutdown-timeout":           "SWITCHBOARD_SHUTDOWN_TIMEOUT",
+				"log-level":                  "SWITCHBOARD_LOG_LEVEL",
+				"log-format":                 "SWITCHBOARD_LOG_FORMAT",
+			}
+			for k, v := range storeFlagEnv {
+				twins[k] = v
+			}
+			if err := bindEnv(cmd, twins); err != nil {
+				return err
+			}
+			for _, c := range allowCIDRs {
+				p, err := netip.ParsePrefix(strings.TrimSpace(c))
+				if err != nil {
+					return fmt.Errorf("--allow-cidr %q: %w", c, err)
+				}
+				cfg.AllowCIDRs = append(cfg.AllowCIDRs, p)
+			}
+			cfg.RetrySchedule = schedule
+			cfg.APIKey = os.Getenv("SWITCHBOARD_API_KEY")
+			cfg.MasterKey = os.Getenv("SWITCHBOARD_MASTER_KEY")
+			cfg.Version = version
+
+			logger, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			h, err := hub.Open(cmd.Context(), cfg, logger, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			return h.Run(cmd.Context(), func(addr string) {
+				fmt.Fprintf(cmd.OutOrStdout(), "Switchboard %s listening on http://%s\n", version, addr)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded store and the master key file")
+	f.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// URL to use PostgreSQL instead of the embedded store")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "public base URL of this hub (default http://<addr>)")
+	f.BoolVar(&cfg.AllowPrivateDestinations, "allow-private-destinations", false, "allow deliveries to loopback and private addresses")
+	f.StringSliceVar(&allowCIDRs, "allow-cidr", nil, "private CIDR that deliveries may reach while the SSRF guard stays on (repeatable)")
+	f.DurationVar(&cfg.DeliveryTimeout, "delivery-timeout", 15*time.Second, "timeout of one delivery try")
+	f.DurationSliceVar(&schedule, "retry-schedule", nil, "waits between tries (default 5s,5m,30m,2h,5h,10h,14h,20h,24h)")
+	f.DurationVar(&cfg.FailureWindow, "failure-window", 120*time.Hour, "failing this long without success disables a subscription once its retries run out")
+	f.DurationVar(&cfg.SecretGracePeriod, "secret-grace-period", 24*time.Hour, "how long a rotated secret keeps signing")
+	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest accepted request body")
+	f.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", "NORMAL", "SQLite synchronous mode: NORMAL (survives a crash) or FULL (also power loss)")
+	f.IntVar(&cfg.Workers, "workers", 200, "jobs worked at once")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful stop may take")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "json", "json or text")
+	return cmd
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want json or text", format)
+	}
+}

@@ -1,0 +1,206 @@
+// Package api is the hub's REST API: a Gin router with Apideck-shaped
+// envelopes and errors, bearer API keys with scopes, and the webhook
+// subscription, event and delivery log resources.
+//
+// Every response, success or error, has one shape, and every error passes
+// through one function (toError) that maps it to a status and type name. Routes
+// owned by other packages (connectors, vault connections, inbound provider
+// webhooks) are mounted through Config.Routes so they share the middleware,
+// authentication and error shape.
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboardhq/switchboard/hub/apikey"
+	"github.com/switchboardhq/switchboard/hub/delivery"
+	"github.com/switchboardhq/switchboard/hub/metric"
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultMaxBodyBytes      = 1 << 20
+	DefaultSecretGracePeriod = 24 * time.Hour
+)
+
+// Config wires the API to the rest of the hub. Store is required; every
+// other field has a default.
+type Config struct {
+	Store   store.Store
+	Logger  *slog.Logger    // nil: discard
+	Metrics *metric.Metrics // nil: a private registry
+	// PublicURL is the hub's external base URL (https://hub.example.com):
+	// the base of pagination links and event entity_url values. Empty: links
+	// use the request's host.
+	PublicURL string
+	// BootstrapKey is SWITCHBOARD_API_KEY: a key with every scope that is
+	// never stored. Empty: only stored keys work.
+	BootstrapKey string
+	// MaxBodyBytes caps request bodies (default 1 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	// Ready reports whether the hub can serve (database up, queue started);
+	// /readyz answers 503 with its error. Nil: Store.Ping.
+	Ready func(ctx context.Context) error
+	// Version is reported by /healthz.
+	Version string
+	// DefaultRetrySchedule is the hub's retry schedule (seconds between
+	// tries), shown as a subscription's retry_schedule when it has none of
+	// its own.
+	DefaultRetrySchedule []int
+	// SecretGracePeriod is how long a rotated-out secret keeps signing
+	// (default 24h), so subscribers can switch without dropping deliveries.
+	SecretGracePeriod time.Duration
+	// ValidateURL checks a delivery_url when a subscription is created or
+	// changed. Nil: delivery.ValidateURL.
+	ValidateURL func(raw string) error
+	// Routes are extra routes owned by other packages, mounted with the same
+	// middleware. Use WriteError, Respond and DecodeJSON in their handlers.
+	Routes []Route
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
+}
+
+// Route is a route mounted by another package. Scope is the API key scope
+// it needs (see package apikey); Public routes take no key (inbound provider
+// webhooks authenticate by their URL token and signature instead).
+type Route struct {
+	Method  string
+	Path    string // Gin syntax: /vault/connections/:id
+	Scope   string
+	Public  bool
+	Handler gin.HandlerFunc
+}
+
+// server holds what the handlers need.
+type server struct {
+	store       store.Store
+	log         *slog.Logger
+	metrics     *metric.Metrics
+	publicURL   string
+	retry       []int
+	grace       time.Duration
+	validateURL func(string) error
+	ready       func(context.Context) error
+	version     string
+	now         func() time.Time
+}
+
+var setModeOnce sync.Once
+
+// New builds the API handler.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api: Config.Store is required")
+	}
+	setModeOnce.Do(func() { gin.SetMode(gin.ReleaseMode) })
+
+	s := &server{
+		store:       cfg.Store,
+		log:         cfg.Logger,
+		metrics:     cfg.Metrics,
+		publicURL:   cfg.PublicURL,
+		retry:       cfg.DefaultRetrySchedule,
+		grace:       cfg.SecretGracePeriod,
+		validateURL: cfg.ValidateURL,
+		ready:       cfg.Ready,
+		version:     cfg.Version,
+		now:         cfg.Now,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.metrics == nil {
+		s.metrics = metric.New()
+	}
+	if s.grace <= 0 {
+		s.grace = DefaultSecretGracePeriod
+	}
+	if s.validateURL == nil {
+		s.validateURL = delivery.ValidateURL
+	}
+	if s.ready == nil {
+		s.ready = cfg.Store.Ping
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	maxBody := cfg.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	auth := &authenticator{keys: cfg.Store}
+	if cfg.BootstrapKey != "" {
+		auth.bootstrap = apikey.Bootstrap(cfg.BootstrapKey)
+	}
+
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, err
+	}
+	r.Use(requestID(), observe(s.log, s.metrics), recovery(s.log), limitBody(maxBody))
+	r.NoRoute(func(c *gin.Context) {
+		WriteError(c, &Error{
+			Status:   http.StatusNotFound,
+			TypeName: TypeEntityNotFound,
+			Message:  "no route " + c.Request.Method + " " + c.Request.URL.Path,
+			Detail:   map[string]string{"path": c.Request.URL.Path},
+		})
+	})
+	r.NoMethod(func(c *gin.Context) {
+		WriteError(c, &Error{
+			Status:   http.StatusMethodNotAllowed,
+			TypeName: TypeMethodNotAllowed,
+			Message:  "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path,
+			Detail:   map[string]string{"allow": c.Writer.Header().Get("Allow")},
+		})
+	})
+
+	// Operations: no key, so probes and scrapers need no secret.
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})))
+	r.GET("/openapi.json", serveOpenAPI)
+
+	read := auth.require(apikey.ScopeWebhooksRead)
+	write := auth.require(apikey.ScopeWebhooksWrite)
+	publish := auth.require(apikey.ScopeEventsWrite)
+
+	r.POST("/webhook/webhooks", write, s.createSubscription)
+	r.GET("/webhook/webhooks", read, s.listSubscriptions)
+	r.GET("/webhook/webhooks/:id", read, s.getSubscription)
+	r.PATCH("/webhook/webhooks/:id", write, s.updateSubscription)
+	r.DELETE("/webhook/webhooks/:id", write, s.deleteSubscription)
+	r.POST("/webhook/webhooks/:id/rotate-secret", write, s.rotateSecret)
+
+	r.POST("/webhook/events", publish, s.publishEvent)
+	r.GET("/webhook/events", read, s.listEvents)
+	r.GET("/webhook/events/:id", read, s.getEvent)
+	r.POST("/webhook/events/:id/replay", publish, s.replayEvent)
+
+	r.GET("/webhook/logs", read, s.listLogs)
+
+	for _, rt := range cfg.Routes {
+		if rt.Public {
+			r.Handle(rt.Method, rt.Path, rt.Handler)
+			continue
+		}
+		if rt.Scope == "" {
+			return nil, errors.New("api: route " + rt.Method + " " + rt.Path + " needs a Scope or Public")
+		}
+		r.Handle(rt.Method, rt.Path, auth.require(rt.Scope), rt.Handler)
+	}
+	return r, nil
+}

@@ -1,0 +1,379 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/switchboardhq/switchboard/hub/event"
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+// DefaultServiceID is the service_id of events published through the API
+// without one: they come from the hub's own caller, not a provider.
+const DefaultServiceID = "switchboard"
+
+// IdempotentReplayedHeader marks a publish answered from an earlier request
+// with the same idempotency key.
+const IdempotentReplayedHeader = "Idempotent-Replayed"
+
+var serviceIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// publishRequest is the body of POST /webhook/events.
+type publishRequest struct {
+	EventType      string          `json:"event_type"`
+	ConsumerID     string          `json:"consumer_id"`
+	EntityID       string          `json:"entity_id"`
+	EntityType     string          `json:"entity_type"`
+	Entity         json.RawMessage `json:"entity"`
+	OccurredAt     string          `json:"occurred_at"`
+	IdempotencyKey string          `json:"idempotency_key"`
+	BaseEventType  string          `json:"base_event_type"`
+	ServiceID      string          `json:"service_id"`
+}
+
+type publishView struct {
+	ID         string `json:"id"`
+	EventType  string `json:"event_type"`
+	Deliveries int    `json:"deliveries"`
+}
+
+func (s *server) publishEvent(c *gin.Context) {
+	var req publishRequest
+	if _, err := DecodeJSON(c, &req); err != nil {
+		WriteError(c, err)
+		return
+	}
+	if req.IdempotencyKey == "" {
+		req.IdempotencyKey = c.GetHeader("Idempotency-Key")
+	}
+	var errs []FieldError
+	switch {
+	case req.EventType == "":
+		errs = append(errs, FieldError{"event_type", "is required"})
+	case !event.ValidType(req.EventType):
+		errs = append(errs, FieldError{"event_type", fmt.Sprintf("must be an event type such as accounting.invoice.created, got %q", req.EventType)})
+	}
+	errs = append(errs, checkID("consumer_id", req.ConsumerID, true)...)
+	errs = append(errs, checkID("entity_id", req.EntityID, true)...)
+	if req.EntityType != "" && !serviceIDPattern.MatchString(req.EntityType) {
+		errs = append(errs, FieldError{"entity_type", fmt.Sprintf("must be a lower-case name such as invoice, got %q", req.EntityType)})
+	}
+	var entity json.RawMessage
+	if t := bytes.TrimSpace(req.Entity); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		if t[0] != '{' {
+			errs = append(errs, FieldError{"entity", "must be a JSON object"})
+		}
+		entity = t
+	}
+	occurred := s.now().UTC()
+	if req.OccurredAt != "" {
+		at, err := time.Parse(time.RFC3339Nano, req.OccurredAt)
+		if err != nil {
+			errs = append(errs, FieldError{"occurred_at", fmt.Sprintf("must be an RFC 3339 time such as 2024-01-15T10:30:00Z, got %q", req.OccurredAt)})
+		}
+		occurred = at.UTC()
+	}
+	errs = append(errs, checkID("idempotency_key", req.IdempotencyKey, false)...)
+	if req.BaseEventType != "" && !event.ValidType(req.BaseEventType) {
+		errs = append(errs, FieldError{"base_event_type", fmt.Sprintf("must be an event type such as accounting.invoice.updated, got %q", req.BaseEventType)})
+	}
+	if req.ServiceID != "" && !serviceIDPattern.MatchString(req.ServiceID) {
+		errs = append(errs, FieldError{"service_id", fmt.Sprintf("must be a lower-case service id such as dversum, got %q", req.ServiceID)})
+	}
+	if len(errs) > 0 {
+		WriteError(c, Invalid(errs...))
+		return
+	}
+
+	id, err := uuid.NewV7()
+	if err != nil {
+		WriteError(c, fmt.Errorf("making event id: %w", err))
+		return
+	}
+	ev := &event.Event{
+		ID:            id.String(),
+		EventType:     req.EventType,
+		BaseEventType: req.BaseEventType,
+		UnifiedAPI:    event.UnifiedAPIOf(req.EventType),
+		ServiceID:     req.ServiceID,
+		ConsumerID:    req.ConsumerID,
+		EntityID:      req.EntityID,
+		EntityType:    req.EntityType,
+		EventSource:   event.SourceAPI,
+		OccurredAt:    occurred,
+		CreatedAt:     s.now().UTC(),
+		Entity:        entity,
+	}
+	if ev.BaseEventType == "" {
+		ev.BaseEventType = event.BaseOf(ev.EventType)
+	}
+	if ev.ServiceID == "" {
+		ev.ServiceID = DefaultServiceID
+	}
+	if ev.EntityType == "" {
+		ev.EntityType = entityTypeOf(ev.EventType)
+	}
+	ev.EntityURL = event.EntityURL(baseURL(c, s.publicURL), ev.UnifiedAPI, ev.EntityType, ev.EntityID)
+	if req.IdempotencyKey != "" {
+		ev.DedupeKey = "api:" + req.ConsumerID + ":" + req.IdempotencyKey
+		hash, err := requestHash(req)
+		if err != nil {
+			WriteError(c, err)
+			return
+		}
+		ev.RequestHash = hash
+	}
+
+	res, err := s.store.PublishEvent(c.Request.Context(), ev)
+	if err != nil {
+		WriteError(c, fmt.Errorf("publishing event: %w", err))
+		return
+	}
+	s.metrics.EventsPublished.WithLabelValues(event.SourceAPI, strconv.FormatBool(res.Duplicate)).Inc()
+	stored := ev
+	if res.Event != nil {
+		stored = res.Event
+	}
+	if res.Duplicate {
+		c.Header(IdempotentReplayedHeader, "true")
+	}
+	Respond(c, http.StatusAccepted, publishView{ID: stored.ID, EventType: stored.EventType, Deliveries: res.Deliveries})
+}
+
+// entityTypeOf guesses the entity type from an event type's second segment
+// (accounting.invoice.paid -> invoice) when the publisher leaves it out.
+func entityTypeOf(eventType string) string {
+	parts := strings.Split(eventType, ".")
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[1]
+}
+
+// requestHash fingerprints a publish request as sent, so the same
+// idempotency key with a different body is a conflict, while a byte-for-byte
+// different encoding of the same request (key order, spacing) is not.
+func requestHash(req publishRequest) (string, error) {
+	var entity any
+	if len(req.Entity) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(req.Entity))
+		dec.UseNumber()
+		if err := dec.Decode(&entity); err != nil {
+			return "", fmt.Errorf("canonicalising entity: %w", err)
+		}
+	}
+	canonical, err := json.Marshal([]any{
+		req.EventType, req.ConsumerID, req.EntityID, req.EntityType, entity,
+		req.OccurredAt, req.BaseEventType, req.ServiceID,
+	})
+	if err != nil {
+		return "", fmt.Errorf("canonicalising request: %w", err)
+	}
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// eventView is a stored event as the API shows it: the delivered payload's
+// fields, null where a field does not apply.
+type eventView struct {
+	ID                  string          `json:"id"`
+	EventType           string          `json:"event_type"`
+	BaseEventType       *string         `json:"base_event_type"`
+	UnifiedAPI          string          `json:"unified_api"`
+	ServiceID           string          `json:"service_id"`
+	ConsumerID          string          `json:"consumer_id"`
+	ConnectionID        *string         `json:"connection_id"`
+	EntityID            string          `json:"entity_id"`
+	EntityType          string          `json:"entity_type"`
+	EntityURL           *string         `json:"entity_url"`
+	DownstreamEventType *string         `json:"downstream_event_type"`
+	EventSource         string          `json:"event_source"`
+	OccurredAt          string          `json:"occurred_at"`
+	CreatedAt           string          `json:"created_at"`
+	Entity              json.RawMessage `json:"entity"`
+}
+
+func newEventView(ev *event.Event) eventView {
+	v := eventView{
+		ID:                  ev.ID,
+		EventType:           ev.EventType,
+		BaseEventType:       nullable(ev.BaseEventType),
+		UnifiedAPI:          ev.UnifiedAPI,
+		ServiceID:           ev.ServiceID,
+		ConsumerID:          ev.ConsumerID,
+		ConnectionID:        nullable(ev.ConnectionID),
+		EntityID:            ev.EntityID,
+		EntityType:          ev.EntityType,
+		EntityURL:           nullable(ev.EntityURL),
+		DownstreamEventType: nullable(ev.DownstreamEventType),
+		EventSource:         ev.EventSource,
+		OccurredAt:          formatTime(ev.OccurredAt),
+		CreatedAt:           formatTime(ev.CreatedAt),
+		Entity:              ev.Entity,
+	}
+	if len(v.Entity) == 0 {
+		v.Entity = json.RawMessage("{}")
+	}
+	return v
+}
+
+// eventDetail is one event with where it went.
+type eventDetail struct {
+	eventView
+	Deliveries []deliveryView `json:"deliveries"`
+}
+
+type deliveryView struct {
+	ID             string  `json:"id"`
+	SubscriptionID string  `json:"subscription_id"`
+	Status         string  `json:"status"`
+	Attempts       int     `json:"attempts"`
+	NextAttemptAt  *string `json:"next_attempt_at"`
+	CreatedAt      string  `json:"created_at"`
+	UpdatedAt      string  `json:"updated_at"`
+}
+
+func (s *server) listEvents(c *gin.Context) {
+	f, err := parseFilters(c, "event_type", "consumer_id", "service_id")
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	q, err := parsePage(c, "events")
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	filter := store.EventFilter{
+		EventType:  f["event_type"],
+		ConsumerID: f["consumer_id"],
+		ServiceID:  f["service_id"],
+	}
+	ctx := c.Request.Context()
+	pg, err := fetchPage(q, func(p store.Page) ([]*event.Event, error) {
+		return s.store.ListEvents(ctx, filter, p)
+	}, func(ev *event.Event) string { return ev.ID })
+	if err != nil {
+		WriteError(c, fmt.Errorf("listing events: %w", err))
+		return
+	}
+	respondList(c, s.publicURL, q, mapPage(pg, newEventView), func(v eventView) string { return v.ID })
+}
+
+func (s *server) loadEvent(c *gin.Context, id string) (*event.Event, error) {
+	ev, err := s.store.GetEvent(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound("event", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading event %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+func (s *server) getEvent(c *gin.Context) {
+	ev, err := s.loadEvent(c, c.Param("id"))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	ds, err := s.store.ListDeliveries(c.Request.Context(), ev.ID)
+	if err != nil {
+		WriteError(c, fmt.Errorf("listing deliveries of event %s: %w", ev.ID, err))
+		return
+	}
+	d := eventDetail{eventView: newEventView(ev), Deliveries: make([]deliveryView, len(ds))}
+	for i, dl := range ds {
+		d.Deliveries[i] = deliveryView{
+			ID:             dl.ID,
+			SubscriptionID: dl.SubscriptionID,
+			Status:         dl.Status,
+			Attempts:       dl.Attempts,
+			NextAttemptAt:  timePtr(dl.NextAttemptAt),
+			CreatedAt:      formatTime(dl.CreatedAt),
+			UpdatedAt:      formatTime(dl.UpdatedAt),
+		}
+	}
+	Respond(c, http.StatusOK, d)
+}
+
+type replayRequest struct {
+	SubscriptionID string `json:"subscription_id"`
+}
+
+type replayView struct {
+	EventID    string `json:"event_id"`
+	Deliveries int    `json:"deliveries"`
+}
+
+// replayEvent delivers a stored event again, as new deliveries, to every
+// subscription matching it now or to the one named.
+func (s *server) replayEvent(c *gin.Context) {
+	var req replayRequest
+	if _, err := decodeOptionalJSON(c, &req); err != nil {
+		WriteError(c, err)
+		return
+	}
+	ev, err := s.loadEvent(c, c.Param("id"))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	if req.SubscriptionID != "" {
+		if _, err := s.loadSubscription(c, req.SubscriptionID); err != nil {
+			WriteError(c, err)
+			return
+		}
+	}
+	n, err := s.store.Replay(c.Request.Context(), ev.ID, req.SubscriptionID)
+	if errors.Is(err, store.ErrNotFound) {
+		err = NotFound("event", ev.ID)
+	}
+	if err != nil {
+		WriteError(c, fmt.Errorf("replaying event %s: %w", ev.ID, err))
+		return
+	}
+	Respond(c, http.StatusAccepted, replayView{EventID: ev.ID, Deliveries: n})
+}
+
+// parseFilters reads filter[name]=value parameters, refusing names the route
+// does not support so a typo does not silently list everything.
+func parseFilters(c *gin.Context, allowed ...string) (map[string]string, error) {
+	out := map[string]string{}
+	for key, vals := range c.Request.URL.Query() {
+		name, ok := strings.CutPrefix(key, "filter[")
+		if !ok {
+			if key == "filter" {
+				return nil, BadRequest(key, "must be given as filter[name]=value")
+			}
+			continue
+		}
+		name, ok = strings.CutSuffix(name, "]")
+		if !ok || !slices.Contains(allowed, name) {
+			if len(allowed) == 0 {
+				return nil, BadRequest(key, "is not a supported filter (this list has no filters)")
+			}
+			return nil, BadRequest(key, "is not a supported filter (supported: filter["+strings.Join(allowed, "], filter[")+"])")
+		}
+		if len(vals) > 1 {
+			return nil, BadRequest(key, "must be given once")
+		}
+		if vals[0] != "" {
+			out[name] = vals[0]
+		}
+	}
+	return out, nil
+}

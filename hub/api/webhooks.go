@@ -1,0 +1,435 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/switchboardhq/switchboard/hub/event"
+	"github.com/switchboardhq/switchboard/hub/secret"
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+// Limits on subscription fields.
+const (
+	maxDescription      = 1000
+	maxIDLength         = 255 // consumer ids, service ids, idempotency keys
+	maxEvents           = 200
+	maxRetryTries       = 20
+	maxRetryDelaySecond = 7 * 24 * 60 * 60 // one week between two tries
+)
+
+// subscriptionView is a subscription as the API shows it. Secret is set only
+// in the answers to create and rotate-secret.
+type subscriptionView struct {
+	ID                  string   `json:"id"`
+	Description         *string  `json:"description"`
+	UnifiedAPI          string   `json:"unified_api"`
+	Status              string   `json:"status"`
+	DisabledReason      string   `json:"disabled_reason"`
+	DeliveryURL         string   `json:"delivery_url"`
+	Events              []string `json:"events"`
+	ConsumerID          *string  `json:"consumer_id"`
+	RetrySchedule       []int    `json:"retry_schedule"`
+	Secret              string   `json:"secret,omitempty"`
+	FailStreak          int      `json:"fail_streak"`
+	FailStreakStartedAt *string  `json:"fail_streak_started_at"`
+	LastFailedAt        *string  `json:"last_failed_at"`
+	CreatedAt           string   `json:"created_at"`
+	UpdatedAt           string   `json:"updated_at"`
+}
+
+func (s *server) subscriptionView(sub *store.Subscription, withSecret bool) subscriptionView {
+	v := subscriptionView{
+		ID:                  sub.ID,
+		Description:         nullable(sub.Description),
+		UnifiedAPI:          sub.UnifiedAPI,
+		Status:              sub.Status,
+		DisabledReason:      sub.DisabledReason,
+		DeliveryURL:         sub.DeliveryURL,
+		Events:              sub.Events,
+		ConsumerID:          nullable(sub.ConsumerID),
+		RetrySchedule:       sub.RetrySchedule,
+		FailStreak:          sub.FailStreak,
+		FailStreakStartedAt: timePtr(sub.FailStreakStartedAt),
+		LastFailedAt:        timePtr(sub.LastFailedAt),
+		CreatedAt:           formatTime(sub.CreatedAt),
+		UpdatedAt:           formatTime(sub.UpdatedAt),
+	}
+	if v.DisabledReason == "" {
+		v.DisabledReason = store.DisabledNone
+	}
+	if v.RetrySchedule == nil {
+		v.RetrySchedule = s.retry
+	}
+	if v.Events == nil {
+		v.Events = []string{}
+	}
+	if withSecret {
+		v.Secret = sub.Secret
+	}
+	return v
+}
+
+// subscriptionRequest is the body of create and update. Pointers tell a
+// missing field from an empty one.
+type subscriptionRequest struct {
+	Description   *string  `json:"description"`
+	UnifiedAPI    *string  `json:"unified_api"`
+	Status        *string  `json:"status"`
+	DeliveryURL   *string  `json:"delivery_url"`
+	Events        []string `json:"events"`
+	ConsumerID    *string  `json:"consumer_id"`
+	RetrySchedule []int    `json:"retry_schedule"`
+}
+
+// subscriptionPatch is the body of PATCH: unified_api is fixed at creation
+// (matching and the events list depend on it), so it is an unknown field here.
+type subscriptionPatch struct {
+	Description   *string  `json:"description"`
+	Status        *string  `json:"status"`
+	DeliveryURL   *string  `json:"delivery_url"`
+	Events        []string `json:"events"`
+	ConsumerID    *string  `json:"consumer_id"`
+	RetrySchedule []int    `json:"retry_schedule"`
+}
+
+func (s *server) createSubscription(c *gin.Context) {
+	var req subscriptionRequest
+	if _, err := DecodeJSON(c, &req); err != nil {
+		WriteError(c, err)
+		return
+	}
+	var errs []FieldError
+	sub := &store.Subscription{DisabledReason: store.DisabledNone}
+	if req.Description != nil {
+		sub.Description = *req.Description
+		errs = append(errs, checkDescription(sub.Description)...)
+	}
+	switch {
+	case req.UnifiedAPI == nil || *req.UnifiedAPI == "":
+		errs = append(errs, FieldError{"unified_api", "is required"})
+	case *req.UnifiedAPI != event.Wildcard && !event.ValidUnifiedAPI(*req.UnifiedAPI):
+		errs = append(errs, FieldError{"unified_api", fmt.Sprintf(`must be a unified API id such as accounting, or "*", got %q`, *req.UnifiedAPI)})
+	default:
+		sub.UnifiedAPI = *req.UnifiedAPI
+	}
+	if req.Status == nil {
+		errs = append(errs, FieldError{"status", "is required (enabled or disabled)"})
+	} else {
+		errs = append(errs, checkStatus(*req.Status)...)
+		sub.Status = *req.Status
+		if sub.Status == store.StatusDisabled {
+			sub.DisabledReason = store.DisabledManual
+		}
+	}
+	if req.DeliveryURL == nil {
+		errs = append(errs, FieldError{"delivery_url", "is required"})
+	} else {
+		errs = append(errs, s.checkURL(*req.DeliveryURL)...)
+		sub.DeliveryURL = *req.DeliveryURL
+	}
+	errs = append(errs, checkEvents(req.Events)...)
+	sub.Events = event.SortedUnique(req.Events)
+	if req.ConsumerID != nil {
+		errs = append(errs, checkID("consumer_id", *req.ConsumerID, false)...)
+		sub.ConsumerID = *req.ConsumerID
+	}
+	if req.RetrySchedule != nil {
+		errs = append(errs, checkRetrySchedule(req.RetrySchedule)...)
+		sub.RetrySchedule = req.RetrySchedule
+	}
+	if len(errs) > 0 {
+		WriteError(c, Invalid(errs...))
+		return
+	}
+	sec, err := secret.NewWebhookSecret()
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	sub.Secret = sec
+	now := s.now().UTC()
+	sub.CreatedAt, sub.UpdatedAt = now, now
+	if err := s.store.CreateSubscription(c.Request.Context(), sub); err != nil {
+		WriteError(c, fmt.Errorf("creating subscription: %w", err))
+		return
+	}
+	Respond(c, http.StatusCreated, s.subscriptionView(sub, true))
+}
+
+func (s *server) listSubscriptions(c *gin.Context) {
+	if _, err := parseFilters(c); err != nil {
+		WriteError(c, err)
+		return
+	}
+	q, err := parsePage(c, "webhooks")
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	pg, err := fetchPage(q, func(p store.Page) ([]*store.Subscription, error) {
+		return s.store.ListSubscriptions(ctx, p)
+	}, func(sub *store.Subscription) string { return sub.ID })
+	if err != nil {
+		WriteError(c, fmt.Errorf("listing subscriptions: %w", err))
+		return
+	}
+	views := mapPage(pg, func(sub *store.Subscription) subscriptionView { return s.subscriptionView(sub, false) })
+	respondList(c, s.publicURL, q, views, func(v subscriptionView) string { return v.ID })
+}
+
+// loadSubscription turns the store's not-found into a 404 naming the id.
+func (s *server) loadSubscription(c *gin.Context, id string) (*store.Subscription, error) {
+	sub, err := s.store.GetSubscription(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound("subscription", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading subscription %s: %w", id, err)
+	}
+	return sub, nil
+}
+
+func (s *server) getSubscription(c *gin.Context) {
+	sub, err := s.loadSubscription(c, c.Param("id"))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	Respond(c, http.StatusOK, s.subscriptionView(sub, false))
+}
+
+func (s *server) updateSubscription(c *gin.Context) {
+	var req subscriptionPatch
+	fields, err := DecodeJSON(c, &req)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	sub, err := s.loadSubscription(c, c.Param("id"))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	var errs []FieldError
+	if _, ok := fields["description"]; ok {
+		sub.Description = ""
+		if req.Description != nil {
+			errs = append(errs, checkDescription(*req.Description)...)
+			sub.Description = *req.Description
+		}
+	}
+	if _, ok := fields["status"]; ok {
+		if req.Status == nil {
+			errs = append(errs, FieldError{"status", "must be enabled or disabled, got null"})
+		} else if fe := checkStatus(*req.Status); fe != nil {
+			errs = append(errs, fe...)
+		} else {
+			switch {
+			case *req.Status == store.StatusEnabled && sub.Status != store.StatusEnabled:
+				// Re-enabling is an operator saying the endpoint is fixed:
+				// start the failure window afresh.
+				sub.DisabledReason = store.DisabledNone
+				sub.FailStreak = 0
+				sub.FailStreakStartedAt = nil
+			case *req.Status == store.StatusDisabled && sub.Status != store.StatusDisabled:
+				sub.DisabledReason = store.DisabledManual
+			}
+			sub.Status = *req.Status
+		}
+	}
+	if _, ok := fields["delivery_url"]; ok {
+		if req.DeliveryURL == nil {
+			errs = append(errs, FieldError{"delivery_url", "must be an absolute http(s) URL, got null"})
+		} else {
+			errs = append(errs, s.checkURL(*req.DeliveryURL)...)
+			sub.DeliveryURL = *req.DeliveryURL
+		}
+	}
+	if _, ok := fields["events"]; ok {
+		errs = append(errs, checkEvents(req.Events)...)
+		sub.Events = event.SortedUnique(req.Events)
+	}
+	if _, ok := fields["consumer_id"]; ok {
+		sub.ConsumerID = ""
+		if req.ConsumerID != nil {
+			errs = append(errs, checkID("consumer_id", *req.ConsumerID, false)...)
+			sub.ConsumerID = *req.ConsumerID
+		}
+	}
+	if _, ok := fields["retry_schedule"]; ok {
+		sub.RetrySchedule = nil
+		if req.RetrySchedule != nil {
+			errs = append(errs, checkRetrySchedule(req.RetrySchedule)...)
+			sub.RetrySchedule = req.RetrySchedule
+		}
+	}
+	if len(errs) > 0 {
+		WriteError(c, Invalid(errs...))
+		return
+	}
+	sub.UpdatedAt = s.now().UTC()
+	if err := s.updateSub(c, sub); err != nil {
+		WriteError(c, err)
+		return
+	}
+	Respond(c, http.StatusOK, s.subscriptionView(sub, false))
+}
+
+func (s *server) updateSub(c *gin.Context, sub *store.Subscription) error {
+	err := s.store.UpdateSubscription(c.Request.Context(), sub)
+	if errors.Is(err, store.ErrNotFound) {
+		return NotFound("subscription", sub.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("updating subscription %s: %w", sub.ID, err)
+	}
+	return nil
+}
+
+func (s *server) deleteSubscription(c *gin.Context) {
+	id := c.Param("id")
+	sub, err := s.loadSubscription(c, id)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	err = s.store.DeleteSubscription(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		err = NotFound("subscription", id)
+	}
+	if err != nil {
+		WriteError(c, fmt.Errorf("deleting subscription %s: %w", id, err))
+		return
+	}
+	Respond(c, http.StatusOK, s.subscriptionView(sub, false))
+}
+
+// rotateSecret makes a new signing secret. The old one keeps signing (a
+// second signature in webhook-signature) for the grace period, so receivers
+// can switch without rejecting a delivery.
+func (s *server) rotateSecret(c *gin.Context) {
+	sub, err := s.loadSubscription(c, c.Param("id"))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	sec, err := secret.NewWebhookSecret()
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	now := s.now().UTC()
+	expires := now.Add(s.grace)
+	sub.PreviousSecret = sub.Secret
+	sub.PreviousSecretExpiresAt = &expires
+	sub.Secret = sec
+	sub.UpdatedAt = now
+	if err := s.updateSub(c, sub); err != nil {
+		WriteError(c, err)
+		return
+	}
+	Respond(c, http.StatusOK, s.subscriptionView(sub, true))
+}
+
+func (s *server) checkURL(raw string) []FieldError {
+	if raw == "" {
+		return []FieldError{{"delivery_url", "is required"}}
+	}
+	if err := s.validateURL(raw); err != nil {
+		return []FieldError{{"delivery_url", urlReason(err)}}
+	}
+	return nil
+}
+
+func checkDescription(d string) []FieldError {
+	if len(d) > maxDescription {
+		return []FieldError{{"description", fmt.Sprintf("must be at most %d characters", maxDescription)}}
+	}
+	return nil
+}
+
+func checkStatus(st string) []FieldError {
+	if st != store.StatusEnabled && st != store.StatusDisabled {
+		return []FieldError{{"status", fmt.Sprintf("must be enabled or disabled, got %q", st)}}
+	}
+	return nil
+}
+
+func checkEvents(events []string) []FieldError {
+	if len(events) == 0 {
+		return []FieldError{{"events", `must list at least one event type, or "*" for all`}}
+	}
+	if len(events) > maxEvents {
+		return []FieldError{{"events", fmt.Sprintf("must list at most %d event types", maxEvents)}}
+	}
+	var errs []FieldError
+	for i, name := range events {
+		if name != event.Wildcard && !event.ValidType(name) {
+			errs = append(errs, FieldError{fmt.Sprintf("events[%d]", i),
+				fmt.Sprintf(`must be "*" or an event type such as accounting.invoice.created, got %q`, name)})
+		}
+	}
+	return errs
+}
+
+func checkRetrySchedule(sched []int) []FieldError {
+	if len(sched) == 0 || len(sched) > maxRetryTries {
+		return []FieldError{{"retry_schedule", fmt.Sprintf("must list 1 to %d delays in seconds, got %d", maxRetryTries, len(sched))}}
+	}
+	var errs []FieldError
+	for i, d := range sched {
+		if d < 0 || d > maxRetryDelaySecond {
+			errs = append(errs, FieldError{fmt.Sprintf("retry_schedule[%d]", i),
+				fmt.Sprintf("must be between 0 and %d seconds, got %d", maxRetryDelaySecond, d)})
+		}
+	}
+	return errs
+}
+
+// checkID checks a free-form identifier (consumer id, idempotency key). An
+// empty optional one means "not given".
+func checkID(field, v string, required bool) []FieldError {
+	switch {
+	case v == "" && required:
+		return []FieldError{{field, "is required"}}
+	case len(v) > maxIDLength:
+		return []FieldError{{field, fmt.Sprintf("must be at most %d characters", maxIDLength)}}
+	}
+	return nil
+}
+
+// urlReason phrases a URL validator's error as the reason part of
+// "delivery_url <reason>".
+func urlReason(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "delivery_url ")
+	if strings.HasPrefix(msg, "must ") || strings.HasPrefix(msg, "is ") {
+		return msg
+	}
+	return "must be an absolute http(s) URL: " + msg
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// formatTime renders times in UTC RFC 3339 with nanoseconds, as in delivered
+// payloads.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func timePtr(t *time.Time) *string {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	s := formatTime(*t)
+	return &s
+}

@@ -1,0 +1,104 @@
+package hub
+
+import (
+	"fmt"
+	"github.com/switchboardhq/switchboard/hub/delivery"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Config is everything `switchboard serve` can be told. Every field has a
+// flag and an environment twin (see cmd/switchboard); zero values take the
+// defaults noted on each field.
+type Config struct {
+	// Addr is where the API and inbound webhooks listen (default 127.0.0.1:8080).
+	Addr string
+	// DataDir holds the SQLite file and the generated master key (default ./data).
+	DataDir string
+	// DatabaseURL, when a postgres:// URL, selects the PostgreSQL store
+	// instead of the embedded SQLite file.
+	DatabaseURL string
+	// PublicURL is the base of the URLs handed out (entity_url, inbound
+	// webhook URLs). Default: http://<Addr>.
+	PublicURL string
+	// APIKey, when set, is a key with every scope that is never stored
+	// (scripted setups and tests). Without it and without any stored key,
+	// the first start creates an admin key and prints it once.
+	APIKey string
+	// MasterKey seals secrets at rest. Default: the key file in DataDir,
+	// created on first start.
+	MasterKey string
+
+	// AllowPrivateDestinations lets deliveries reach loopback and private
+	// addresses (local development, tests). Off by default: SSRF guard.
+	AllowPrivateDestinations bool
+	// AllowCIDRs permits chosen private ranges while the guard stays on.
+	AllowCIDRs []netip.Prefix
+
+	// DeliveryTimeout bounds one HTTP try (default 15s).
+	DeliveryTimeout time.Duration
+	// RetrySchedule replaces the default waits between tries (default:
+	// 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h after the first try).
+	RetrySchedule []time.Duration
+	// FailureWindow is how long a subscription may fail without a success
+	// before exhausted retries disable it (default 120h).
+	FailureWindow time.Duration
+	// SecretGracePeriod is how long a rotated-out secret keeps signing (default 24h).
+	SecretGracePeriod time.Duration
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// SQLiteSynchronous is SQLite's synchronous pragma: NORMAL (default;
+	// survives a process crash) or FULL (also survives power loss, slower).
+	SQLiteSynchronous string
+	// ShutdownTimeout bounds the graceful stop (default 30s).
+	ShutdownTimeout time.Duration
+	// Workers is how many jobs run at once (default 200).
+	Workers int
+
+	// Version is reported by the API and in the User-Agent of deliveries.
+	Version string
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.FailureWindow == 0 {
+		c.FailureWindow = delivery.DefaultFailureWindow
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+}
+
+func (c *Config) validate() error {
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return fmt.Errorf("database-url must be a postgres:// URL, got scheme of %q", redactURL(c.DatabaseURL))
+	}
+	switch strings.ToUpper(c.SQLiteSynchronous) {
+	case "", "NORMAL", "FULL":
+	default:
+		return fmt.Errorf("sqlite-synchronous must be NORMAL or FULL, got %q", c.SQLiteSynchronous)
+	}
+	return nil
+}
+
+// redactURL keeps a database URL's scheme only, so a password never reaches an error.
+func redactURL(u string) string {
+	scheme, _, ok := strings.Cut(u, "://")
+	if !ok {
+		return "(not a URL)"
+	}
+	return scheme + "://…"
+}

@@ -1,0 +1,293 @@
+// Package hub assembles Switchboard: it opens the store, starts the delivery
+// queue and serves the API, and stops them in the reverse order.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/riverqueue/river"
+
+	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/apikey"
+	"github.com/switchboardhq/switchboard/hub/delivery"
+	"github.com/switchboardhq/switchboard/hub/metric"
+	"github.com/switchboardhq/switchboard/hub/secret"
+	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/hub/store/sqlite"
+)
+
+// Hub is one running Switchboard node.
+type Hub struct {
+	cfg     Config
+	logger  *slog.Logger
+	metrics *metric.Metrics
+	store   store.Store
+	lock    *flock.Flock
+
+	// services start in this order and stop in the reverse one: storage
+	// first up and last down, ingress last up and first down.
+	services []service
+}
+
+// service is the one start/stop shape every background part of the hub has.
+// Start returns once the service runs; Stop blocks until it has stopped or
+// ctx is done, finishing in-flight work first.
+type service interface {
+	Name() string
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// Open prepares a hub: it takes the data directory's lock, opens the store
+// (running migrations) and creates the first admin key if none exists,
+// writing it once to keyOut. Nothing listens until Run.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger, keyOut io.Writer) (*Hub, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{cfg: cfg, logger: logger, metrics: metric.New()}
+
+	st, lock, err := OpenStore(ctx, StoreOptions{
+		DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, MasterKey: cfg.MasterKey,
+		SQLiteSynchronous: cfg.SQLiteSynchronous, Logger: logger, Serve: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.store, h.lock = st, lock
+
+	if err := h.bootstrapKey(ctx, keyOut); err != nil {
+		h.closeStore()
+		return nil, err
+	}
+	return h, nil
+}
+
+// StoreOptions says which store to open and how.
+type StoreOptions struct {
+	DataDir           string
+	DatabaseURL       string
+	MasterKey         string
+	SQLiteSynchronous string
+	Logger            *slog.Logger
+	// Serve marks the process that works the queue. On the embedded store
+	// it takes the data directory's lock (one serving process per file) and
+	// recovers jobs a crash left running.
+	Serve bool
+}
+
+// OpenStore opens the configured store; the CLI's keys commands use it too.
+// The returned lock, when not nil, must be released after the store closes.
+func OpenStore(ctx context.Context, o StoreOptions) (store.Store, *flock.Flock, error) {
+	if o.DatabaseURL != "" {
+		return nil, nil, errors.New("the PostgreSQL store is not available in this build yet; omit --database-url to use the embedded store")
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("creating data directory %s: %w", o.DataDir, err)
+	}
+	box, err := masterBox(o.DataDir, o.MasterKey, o.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lock *flock.Flock
+	if o.Serve {
+		lock = flock.New(filepath.Join(o.DataDir, "serve.lock"))
+		ok, err := lock.TryLock()
+		if err != nil {
+			return nil, nil, fmt.Errorf("locking data directory %s: %w", o.DataDir, err)
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("data directory %s is in use by another switchboard serve", o.DataDir)
+		}
+	}
+	st, err := sqlite.Open(ctx, sqlite.Config{
+		Path:               filepath.Join(o.DataDir, "switchboard.db"),
+		Sealer:             box,
+		Logger:             o.Logger,
+		Synchronous:        o.SQLiteSynchronous,
+		RecoverRunningJobs: o.Serve,
+	})
+	if err != nil {
+		if lock != nil {
+			_ = lock.Unlock()
+		}
+		return nil, nil, fmt.Errorf("opening embedded store: %w", err)
+	}
+	return st, lock, nil
+}
+
+func masterBox(dataDir, configured string, logger *slog.Logger) (*secret.Box, error) {
+	var key []byte
+	if configured != "" {
+		k, err := secret.ParseKey(configured)
+		if err != nil {
+			return nil, fmt.Errorf("SWITCHBOARD_MASTER_KEY: %w", err)
+		}
+		key = k
+	} else {
+		k, created, err := secret.LoadOrCreateKeyFile(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		if created && logger != nil {
+			logger.Info("created master key file; back it up, secrets cannot be read without it",
+				"path", filepath.Join(dataDir, secret.KeyFileName))
+		}
+		key = k
+	}
+	return secret.NewBox(key)
+}
+
+func (h *Hub) bootstrapKey(ctx context.Context, out io.Writer) error {
+	if h.cfg.APIKey != "" {
+		return nil
+	}
+	n, err := h.store.CountActiveAPIKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("counting API keys: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	plain, k, err := apikey.Generate("admin (first start)", []string{apikey.ScopeAdmin})
+	if err != nil {
+		return err
+	}
+	if err := h.store.CreateAPIKey(ctx, k); err != nil {
+		return fmt.Errorf("storing first admin key: %w", err)
+	}
+	if out != nil {
+		fmt.Fprintf(out, "\nCreated an admin API key. It is shown this once; store it now:\n\n    %s\n\n", plain)
+	}
+	h.logger.Info("created first admin API key", "key_id", k.ID)
+	return nil
+}
+
+// Run starts the queue and the API and serves until ctx is done, then stops
+// them gracefully: the API first (in-flight requests finish), then the queue
+// (in-flight deliveries finish), the store last.
+func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
+	defer h.closeStore()
+
+	ln, err := net.Listen("tcp", h.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", h.cfg.Addr, err)
+	}
+	workers := river.NewWorkers()
+	dlv := delivery.New(delivery.Config{
+		Logger:          h.logger,
+		Metrics:         h.metrics,
+		UserAgent:       "Switchboard/" + h.cfg.Version,
+		Timeout:         h.cfg.DeliveryTimeout,
+		DefaultSchedule: h.cfg.RetrySchedule,
+		FailureWindow:   h.cfg.FailureWindow,
+		AllowPrivate:    h.cfg.AllowPrivateDestinations,
+		AllowCIDRs:      h.cfg.AllowCIDRs,
+	}, h.store)
+	dlv.Register(workers)
+
+	handler, err := api.New(api.Config{
+		Store:                h.store,
+		Logger:               h.logger,
+		Metrics:              h.metrics,
+		PublicURL:            h.cfg.PublicURL,
+		BootstrapKey:         h.cfg.APIKey,
+		MaxBodyBytes:         h.cfg.MaxBodyBytes,
+		SecretGracePeriod:    h.cfg.SecretGracePeriod,
+		DefaultRetrySchedule: seconds(h.cfg.RetrySchedule),
+		Version:              h.cfg.Version,
+		Ready:                h.ready,
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("building API: %w", err)
+	}
+
+	h.services = []service{
+		&queueService{store: h.store, cfg: store.QueueConfig{Workers: workers, MaxWorkers: h.cfg.Workers}},
+		&statsService{store: h.store, metrics: h.metrics, logger: h.logger, every: 5 * time.Second},
+		&httpService{ln: ln, srv: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(h.logger.Handler(), slog.LevelWarn),
+		}, logger: h.logger},
+	}
+	started := 0
+	var runErr error
+	for _, s := range h.services {
+		if err := s.Start(ctx); err != nil {
+			runErr = fmt.Errorf("starting %s: %w", s.Name(), err)
+			break
+		}
+		started++
+	}
+	if runErr == nil {
+		h.logger.Info("switchboard is serving", "addr", ln.Addr().String(), "public_url", h.cfg.PublicURL, "version", h.cfg.Version)
+		if ready != nil {
+			ready(ln.Addr().String())
+		}
+		<-ctx.Done()
+		h.logger.Info("shutting down")
+	} else if started < len(h.services) {
+		ln.Close()
+	}
+
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.ShutdownTimeout)
+	defer cancel()
+	for i := started - 1; i >= 0; i-- {
+		s := h.services[i]
+		if err := s.Stop(stopCtx); err != nil {
+			h.logger.Error("stopping service", "service", s.Name(), "error", err)
+			runErr = errors.Join(runErr, fmt.Errorf("stopping %s: %w", s.Name(), err))
+		}
+	}
+	return runErr
+}
+
+// seconds renders a schedule the way subscriptions show it: whole seconds.
+func seconds(ds []time.Duration) []int {
+	if ds == nil {
+		ds = delivery.DefaultSchedule
+	}
+	out := make([]int, len(ds))
+	for i, d := range ds {
+		out[i] = int(d / time.Second)
+	}
+	return out
+}
+
+func (h *Hub) ready(ctx context.Context) error {
+	if err := h.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+func (h *Hub) closeStore() {
+	if h.store != nil {
+		if err := h.store.Close(); err != nil {
+			h.logger.Error("closing store", "error", err)
+		}
+		h.store = nil
+	}
+	if h.lock != nil {
+		_ = h.lock.Unlock()
+		h.lock = nil
+	}
+}

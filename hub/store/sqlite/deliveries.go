@@ -1,0 +1,371 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboardhq/switchboard/hub/event"
+	"github.com/switchboardhq/switchboard/hub/job"
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+const deliveryColumns = `id, event_id, subscription_id, status, attempts, next_attempt_at, created_at, updated_at`
+
+// deliveryRow holds a deliveries row while it is scanned.
+type deliveryRow struct {
+	d                store.Delivery
+	next             sql.NullInt64
+	created, updated int64
+}
+
+func (r *deliveryRow) dest() []any {
+	return []any{&r.d.ID, &r.d.EventID, &r.d.SubscriptionID, &r.d.Status, &r.d.Attempts, &r.next, &r.created, &r.updated}
+}
+
+func (r *deliveryRow) delivery() *store.Delivery {
+	r.d.NextAttemptAt = fromNullMicros(r.next)
+	r.d.CreatedAt = fromMicros(r.created)
+	r.d.UpdatedAt = fromMicros(r.updated)
+	return &r.d
+}
+
+func scanDelivery(row scanner) (*store.Delivery, error) {
+	var r deliveryRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	return r.delivery(), nil
+}
+
+// prefixed qualifies every column of a column list with a table alias.
+func prefixed(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+var fanoutTargetsQuery = `SELECT ` + prefixed("d", deliveryColumns) + `, ` + prefixed("s", subscriptionColumns) + `
+	FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+	WHERE d.event_id = ? AND d.status = 'pending' AND d.attempts = 0 AND s.status = 'enabled'
+	ORDER BY d.id`
+
+// FanoutTargets returns the event and its untried pending deliveries to
+// enabled subscriptions. The reads run on the read pool, and secrets are
+// opened once per subscription, outside any transaction.
+func (s *Store) FanoutTargets(ctx context.Context, eventID string) (*event.Event, []*store.Target, error) {
+	ev, err := s.GetEvent(ctx, eventID)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.reader.QueryContext(ctx, fanoutTargetsQuery, eventID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading deliveries of event %s: %w", eventID, err)
+	}
+	type row struct {
+		d   *store.Delivery
+		sub *sealedSubscription
+	}
+	var found []row
+	for rows.Next() {
+		d, sub, err := scanTarget(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("reading delivery of event %s: %w", eventID, err)
+		}
+		found = append(found, row{d, sub})
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, nil, fmt.Errorf("loading deliveries of event %s: %w", eventID, err)
+	}
+	opened := make(map[string]*store.Subscription)
+	targets := make([]*store.Target, 0, len(found))
+	for _, r := range found {
+		sub, ok := opened[r.sub.ID]
+		if !ok {
+			if sub, err = s.open(r.sub); err != nil {
+				return nil, nil, err
+			}
+			opened[sub.ID] = sub
+		}
+		targets = append(targets, &store.Target{Delivery: *r.d, Subscription: *sub})
+	}
+	return ev, targets, nil
+}
+
+// scanTarget scans a delivery followed by its subscription.
+func scanTarget(row scanner) (*store.Delivery, *sealedSubscription, error) {
+	var (
+		d   deliveryRow
+		sub subscriptionRow
+	)
+	if err := row.Scan(append(d.dest(), sub.dest()...)...); err != nil {
+		return nil, nil, err
+	}
+	sealed, err := sub.subscription()
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.delivery(), sealed, nil
+}
+
+// RetryTarget returns one delivery with its event and subscription. The
+// subscription is returned whatever its status, for the worker to decide; if
+// it was deleted, Target.Subscription is zero and the delivery is cancelled.
+func (s *Store) RetryTarget(ctx context.Context, deliveryID string) (*event.Event, *store.Target, error) {
+	d, err := s.GetDelivery(ctx, deliveryID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, err := s.GetEvent(ctx, d.EventID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading delivery %s: %w", deliveryID, err)
+	}
+	target := &store.Target{Delivery: *d}
+	sub, err := s.GetSubscription(ctx, d.SubscriptionID)
+	switch {
+	case err == nil:
+		target.Subscription = *sub
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, nil, fmt.Errorf("loading delivery %s: %w", deliveryID, err)
+	}
+	return ev, target, nil
+}
+
+// RecordOutcomes applies a batch of outcomes in one transaction: for each,
+// the delivery's new state, its attempt rows and its subscription's health;
+// then the disabling of subscriptions, and the retry jobs.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) error {
+	if _, err := s.queue(); err != nil {
+		return err
+	}
+	if len(outcomes) == 0 {
+		return nil
+	}
+	now := store.Now()
+	for i := range outcomes {
+		o := &outcomes[i]
+		switch o.Status {
+		case store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryPending, store.DeliveryCancelled:
+		default:
+			return fmt.Errorf("recording outcome of delivery %s: unknown status %q", o.DeliveryID, o.Status)
+		}
+		if o.At.IsZero() {
+			o.At = now
+		}
+		o.At = store.Time(o.At)
+		for j := range o.Attempts {
+			a := &o.Attempts[j]
+			if a.ID == "" {
+				a.ID = store.NewID()
+			}
+			if a.Timestamp.IsZero() {
+				a.Timestamp = o.At
+			}
+			a.Timestamp = store.Time(a.Timestamp)
+		}
+	}
+
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		type retry struct {
+			deliveryID, subID string
+			attempt           int
+			at                time.Time
+		}
+		var (
+			retries  []retry
+			disabled = make(map[string]string) // subscription -> reason
+		)
+		for i := range outcomes {
+			o := &outcomes[i]
+			subID, tries, err := recordOutcome(ctx, w, o, now)
+			if err != nil {
+				return err
+			}
+			if o.Disable != "" {
+				disabled[subID] = o.Disable
+			}
+			if o.Status == store.DeliveryPending {
+				retries = append(retries, retry{o.DeliveryID, subID, tries + 1, o.NextAttemptAt})
+			}
+		}
+		for subID, reason := range disabled {
+			if _, err := w.ExecContext(ctx, `UPDATE subscriptions
+				SET status = 'disabled', disabled_reason = ?, updated_at = ?
+				WHERE id = ?`, reason, micros(now), subID); err != nil {
+				return fmt.Errorf("disabling subscription %s: %w", subID, err)
+			}
+			if err := cancelPending(ctx, w.Tx, subID, now); err != nil {
+				return err
+			}
+		}
+		for _, r := range retries {
+			if _, off := disabled[r.subID]; off {
+				continue // cancelled with the subscription's other deliveries
+			}
+			w.enqueue(job.Retry{DeliveryID: r.deliveryID, Attempt: r.attempt}, store.RetryInsertOpts(r.at))
+		}
+		return nil
+	})
+}
+
+// recordOutcome writes one outcome's delivery state, attempts and
+// subscription health, and returns the delivery's subscription and its tries
+// so far.
+func recordOutcome(ctx context.Context, w *writeTx, o *store.Outcome, now time.Time) (subID string, tries int, err error) {
+	var next any
+	if o.Status == store.DeliveryPending && !o.NextAttemptAt.IsZero() {
+		next = micros(o.NextAttemptAt)
+	}
+	err = w.QueryRowContext(ctx, `UPDATE deliveries
+		SET status = ?, attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
+		WHERE id = ? RETURNING attempts, subscription_id`,
+		o.Status, len(o.Attempts), next, micros(now), o.DeliveryID).Scan(&tries, &subID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, notFound("delivery", o.DeliveryID)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("updating delivery %s: %w", o.DeliveryID, err)
+	}
+
+	for i := range o.Attempts {
+		a := o.Attempts[i]
+		if a.DeliveryID == "" {
+			a.DeliveryID = o.DeliveryID
+		}
+		if a.SubscriptionID == "" {
+			a.SubscriptionID = subID
+		}
+		if _, err := w.ExecContext(ctx, insertAttemptSQL, attemptArgs(&a)...); err != nil {
+			return "", 0, fmt.Errorf("inserting attempt %s: %w", a.ID, err)
+		}
+	}
+
+	if len(o.Attempts) == 0 {
+		return subID, tries, nil // no try, no news of the endpoint's health
+	}
+	if o.Status == store.DeliveryDelivered {
+		_, err = w.ExecContext(ctx, `UPDATE subscriptions
+			SET fail_streak = 0, fail_streak_started_at = NULL, last_succeeded_at = ?
+			WHERE id = ?`, micros(o.At), subID)
+	} else {
+		_, err = w.ExecContext(ctx, `UPDATE subscriptions
+			SET fail_streak = fail_streak + 1,
+			    fail_streak_started_at = coalesce(fail_streak_started_at, ?),
+			    last_failed_at = ?
+			WHERE id = ?`, micros(o.At), micros(o.At), subID)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("updating health of subscription %s: %w", subID, err)
+	}
+	return subID, tries, nil
+}
+
+// cancelPending cancels a subscription's pending deliveries: it was deleted
+// or disabled, and nothing more will be sent to it.
+func cancelPending(ctx context.Context, tx *sql.Tx, subID string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = ?
+		WHERE subscription_id = ? AND status = 'pending'`, micros(now), subID)
+	if err != nil {
+		return fmt.Errorf("cancelling deliveries of subscription %s: %w", subID, err)
+	}
+	return nil
+}
+
+const insertAttemptSQL = `INSERT INTO attempts (` + attemptColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const attemptColumns = `id, delivery_id, event_id, event_type, unified_api, subscription_id, consumer_id,
+	service_id, endpoint, status_code, success, execution_attempt, timestamp, duration_ms,
+	response_body, error, retry_scheduled`
+
+func attemptArgs(a *store.Attempt) []any {
+	return []any{a.ID, a.DeliveryID, a.EventID, a.EventType, a.UnifiedAPI, a.SubscriptionID, a.ConsumerID,
+		a.ServiceID, a.Endpoint, a.StatusCode, a.Success, a.ExecutionAttempt, micros(a.Timestamp), a.DurationMS,
+		a.ResponseBody, a.Error, a.RetryScheduled}
+}
+
+func scanAttempt(row scanner) (*store.Attempt, error) {
+	var (
+		a  store.Attempt
+		ts int64
+	)
+	err := row.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.EventType, &a.UnifiedAPI, &a.SubscriptionID, &a.ConsumerID,
+		&a.ServiceID, &a.Endpoint, &a.StatusCode, &a.Success, &a.ExecutionAttempt, &ts, &a.DurationMS,
+		&a.ResponseBody, &a.Error, &a.RetryScheduled)
+	if err != nil {
+		return nil, err
+	}
+	a.Timestamp = fromMicros(ts)
+	return &a, nil
+}
+
+// GetDelivery loads one delivery.
+func (s *Store) GetDelivery(ctx context.Context, id string) (*store.Delivery, error) {
+	d, err := scanDelivery(s.reader.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("delivery", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading delivery %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// ListDeliveries lists an event's deliveries, newest first; none for an
+// unknown event.
+func (s *Store) ListDeliveries(ctx context.Context, eventID string) ([]*store.Delivery, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE event_id = ? ORDER BY id DESC`, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("listing deliveries of event %s: %w", eventID, err)
+	}
+	defer rows.Close()
+	var out []*store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading delivery: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing deliveries of event %s: %w", eventID, err)
+	}
+	return out, nil
+}
+
+// ListAttempts lists the attempt log newest first.
+func (s *Store) ListAttempts(ctx context.Context, f store.AttemptFilter, p store.Page) ([]*store.Attempt, error) {
+	var w where
+	w.eq("event_type", f.EventType)
+	w.eq("consumer_id", f.ConsumerID)
+	w.eq("service_id", f.ServiceID)
+	w.eq("subscription_id", f.SubscriptionID)
+	w.eq("event_id", f.EventID)
+	if f.Success != nil {
+		w.add("success = ?", *f.Success)
+	}
+	query, args, reverse := w.page(`SELECT `+attemptColumns+` FROM attempts`, p)
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Attempt
+	for rows.Next() {
+		a, err := scanAttempt(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading attempt: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing attempts: %w", err)
+	}
+	return ordered(out, reverse), nil
+}

@@ -1,0 +1,308 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboardhq/switchboard/hub/event"
+	"github.com/switchboardhq/switchboard/hub/job"
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+const eventColumns = `id, event_type, base_event_type, unified_api, service_id, consumer_id,
+	connection_id, entity_id, entity_type, entity_url, downstream_event_type, event_source,
+	occurred_at, created_at, entity, dedupe_key, request_hash`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(row scanner) (*event.Event, error) {
+	var (
+		ev                   event.Event
+		occurred, created    int64
+		entity, dedupe, hash sql.NullString
+	)
+	err := row.Scan(&ev.ID, &ev.EventType, &ev.BaseEventType, &ev.UnifiedAPI, &ev.ServiceID, &ev.ConsumerID,
+		&ev.ConnectionID, &ev.EntityID, &ev.EntityType, &ev.EntityURL, &ev.DownstreamEventType, &ev.EventSource,
+		&occurred, &created, &entity, &dedupe, &hash)
+	if err != nil {
+		return nil, err
+	}
+	ev.OccurredAt = fromMicros(occurred)
+	ev.CreatedAt = fromMicros(created)
+	if entity.Valid {
+		ev.Entity = json.RawMessage(entity.String)
+	}
+	ev.DedupeKey = dedupe.String
+	ev.RequestHash = hash.String
+	return &ev, nil
+}
+
+func eventArgs(ev *event.Event) []any {
+	var entity any
+	if len(ev.Entity) > 0 {
+		entity = string(ev.Entity)
+	}
+	return []any{ev.ID, ev.EventType, ev.BaseEventType, ev.UnifiedAPI, ev.ServiceID, ev.ConsumerID,
+		ev.ConnectionID, ev.EntityID, ev.EntityType, ev.EntityURL, ev.DownstreamEventType, ev.EventSource,
+		micros(ev.OccurredAt), micros(ev.CreatedAt), entity, nullString(ev.DedupeKey), ev.RequestHash}
+}
+
+// PublishEvent stores ev with one pending delivery per enabled matching
+// subscription and one job.Fanout, in one transaction.
+func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.PublishResult, error) {
+	if _, err := s.queue(); err != nil {
+		return nil, err
+	}
+	if ev.ID == "" {
+		ev.ID = store.NewID()
+	}
+	if ev.CreatedAt.IsZero() {
+		ev.CreatedAt = store.Now()
+	}
+	ev.CreatedAt = store.Time(ev.CreatedAt)
+	ev.OccurredAt = store.Time(ev.OccurredAt)
+	if len(ev.Entity) > 0 && !json.Valid(ev.Entity) {
+		return nil, fmt.Errorf("publishing event %s: entity is not valid JSON", ev.ID)
+	}
+	args := eventArgs(ev)
+	now := store.Now()
+
+	var res *store.PublishResult
+	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		if ev.DedupeKey != "" {
+			first, err := scanEvent(w.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE dedupe_key = ?`, ev.DedupeKey))
+			switch {
+			case err == nil:
+				if first.RequestHash != ev.RequestHash {
+					return fmt.Errorf("publishing event with key %q (first stored as %s): %w", ev.DedupeKey, first.ID, store.ErrIdempotencyConflict)
+				}
+				var n int
+				if err := w.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE event_id = ?`, first.ID).Scan(&n); err != nil {
+					return fmt.Errorf("counting deliveries of event %s: %w", first.ID, err)
+				}
+				res = &store.PublishResult{Event: first, Deliveries: n, Duplicate: true}
+				return nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("looking up dedupe key: %w", err)
+			}
+		}
+		if _, err := w.ExecContext(ctx, insertEventSQL, args...); err != nil {
+			return fmt.Errorf("inserting event %s: %w", ev.ID, err)
+		}
+		subs, err := matchingSubscriptions(ctx, w, ev)
+		if err != nil {
+			return err
+		}
+		if err := insertDeliveries(ctx, w, ev.ID, subs, now); err != nil {
+			return err
+		}
+		res = &store.PublishResult{Event: ev, Deliveries: len(subs)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+const insertEventSQL = `INSERT INTO events (` + eventColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// matchingSubscriptions selects the enabled subscriptions that receive ev.
+// Matching runs in Go with the one rule set (event.Subscriber.Matches) the
+// rest of the hub uses, not in SQL.
+func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]string, error) {
+	rows, err := w.QueryContext(ctx, `SELECT id, unified_api, events, consumer_id FROM subscriptions
+		WHERE status = 'enabled' AND (consumer_id = '' OR consumer_id = ?)`, ev.ConsumerID)
+	if err != nil {
+		return nil, fmt.Errorf("selecting subscriptions for event %s: %w", ev.ID, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var (
+			id, events string
+			sub        event.Subscriber
+		)
+		if err := rows.Scan(&id, &sub.UnifiedAPI, &events, &sub.ConsumerID); err != nil {
+			return nil, fmt.Errorf("reading subscription: %w", err)
+		}
+		if err := json.Unmarshal([]byte(events), &sub.Events); err != nil {
+			return nil, fmt.Errorf("reading events of subscription %s: %w", id, err)
+		}
+		if sub.Matches(ev) {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("selecting subscriptions for event %s: %w", ev.ID, err)
+	}
+	return ids, nil
+}
+
+// insertDeliveries inserts one pending delivery per subscription and, if
+// there is any, queues the event's one fan-out job.
+func insertDeliveries(ctx context.Context, w *writeTx, eventID string, subIDs []string, now time.Time) error {
+	if len(subIDs) == 0 {
+		return nil
+	}
+	at := micros(now)
+	for _, subID := range subIDs {
+		if _, err := w.ExecContext(ctx, `INSERT INTO deliveries (`+deliveryColumns+`)
+			VALUES (?, ?, ?, 'pending', 0, NULL, ?, ?)`, store.NewID(), eventID, subID, at, at); err != nil {
+			return fmt.Errorf("inserting delivery of event %s to %s: %w", eventID, subID, err)
+		}
+	}
+	w.enqueue(job.Fanout{EventID: eventID}, store.FanoutInsertOpts())
+	return nil
+}
+
+// GetEvent loads one event.
+func (s *Store) GetEvent(ctx context.Context, id string) (*event.Event, error) {
+	ev, err := scanEvent(s.reader.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("event", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading event %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+// ListEvents lists events newest first.
+func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]*event.Event, error) {
+	var w where
+	w.eq("event_type", f.EventType)
+	w.eq("consumer_id", f.ConsumerID)
+	w.eq("service_id", f.ServiceID)
+	query, args, reverse := w.page(`SELECT `+eventColumns+` FROM events`, p)
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
+	}
+	defer rows.Close()
+	var out []*event.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading event: %w", err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
+	}
+	return ordered(out, reverse), nil
+}
+
+// Replay creates new pending deliveries of a stored event. With a
+// subscriptionID, only that subscription (which must exist) gets one, and
+// only if it is enabled and matches the event: replay repeats a delivery, it
+// does not send a subscription events it never asked for.
+func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int, error) {
+	if _, err := s.queue(); err != nil {
+		return 0, err
+	}
+	now := store.Now()
+	var n int
+	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		ev, err := scanEvent(w.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, eventID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("event", eventID)
+		}
+		if err != nil {
+			return fmt.Errorf("loading event %s: %w", eventID, err)
+		}
+		var subs []string
+		if subscriptionID == "" {
+			if subs, err = matchingSubscriptions(ctx, w, ev); err != nil {
+				return err
+			}
+		} else {
+			var (
+				sub    event.Subscriber
+				status string
+				events string
+			)
+			err := w.QueryRowContext(ctx, `SELECT unified_api, events, consumer_id, status FROM subscriptions WHERE id = ?`,
+				subscriptionID).Scan(&sub.UnifiedAPI, &events, &sub.ConsumerID, &status)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("subscription", subscriptionID)
+			}
+			if err != nil {
+				return fmt.Errorf("loading subscription %s: %w", subscriptionID, err)
+			}
+			if err := json.Unmarshal([]byte(events), &sub.Events); err != nil {
+				return fmt.Errorf("reading events of subscription %s: %w", subscriptionID, err)
+			}
+			if status == store.StatusEnabled && sub.Matches(ev) {
+				subs = []string{subscriptionID}
+			}
+		}
+		n = len(subs)
+		return insertDeliveries(ctx, w, eventID, subs, now)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replaying event %s: %w", eventID, err)
+	}
+	return n, nil
+}
+
+// where builds the WHERE clause of a filtered, paged list.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// eq adds column = value unless value is empty (empty filters match all).
+func (w *where) eq(column, value string) {
+	if value != "" {
+		w.add(column+" = ?", value)
+	}
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// page completes query with the filters and the page. Lists are newest
+// first; a Before page is read oldest first (the rows right after the
+// cursor) and reverse tells the caller to flip it back.
+func (w where) page(query string, p store.Page) (string, []any, bool) {
+	reverse := false
+	switch {
+	case p.After != "":
+		w.add("id < ?", p.After)
+	case p.Before != "":
+		w.add("id > ?", p.Before)
+		reverse = true
+	}
+	var b strings.Builder
+	b.WriteString(query)
+	if len(w.conds) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString(strings.Join(w.conds, " AND "))
+	}
+	if reverse {
+		b.WriteString(" ORDER BY id ASC")
+	} else {
+		b.WriteString(" ORDER BY id DESC")
+	}
+	b.WriteString(" LIMIT ?")
+	return b.String(), append(w.args, p.Size()), reverse
+}
+
+func ordered[T any](items []T, reverse bool) []T {
+	if reverse {
+		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+			items[i], items[j] = items[j], items[i]
+		}
+	}
+	return items
+}

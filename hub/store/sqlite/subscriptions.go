@@ -1,0 +1,235 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+const subscriptionColumns = `id, description, unified_api, status, disabled_reason, delivery_url,
+	events, consumer_id, retry_schedule, secret_sealed, previous_secret_sealed,
+	previous_secret_expires_at, fail_streak, fail_streak_started_at, last_failed_at,
+	last_succeeded_at, created_at, updated_at`
+
+// sealedSubscription is a subscription row before its secrets are opened, so
+// decryption happens outside any transaction and once per subscription.
+type sealedSubscription struct {
+	store.Subscription
+	secret, previous []byte
+}
+
+// subscriptionRow holds a subscriptions row while it is scanned.
+type subscriptionRow struct {
+	sub                                    sealedSubscription
+	events                                 string
+	retry                                  sql.NullString
+	prevExpires, streakStarted, lastFailed sql.NullInt64
+	lastSucceeded                          sql.NullInt64
+	created, updated                       int64
+}
+
+func (r *subscriptionRow) dest() []any {
+	s := &r.sub
+	return []any{&s.ID, &s.Description, &s.UnifiedAPI, &s.Status, &s.DisabledReason, &s.DeliveryURL,
+		&r.events, &s.ConsumerID, &r.retry, &s.secret, &s.previous,
+		&r.prevExpires, &s.FailStreak, &r.streakStarted, &r.lastFailed,
+		&r.lastSucceeded, &r.created, &r.updated}
+}
+
+func (r *subscriptionRow) subscription() (*sealedSubscription, error) {
+	sub := &r.sub
+	if err := json.Unmarshal([]byte(r.events), &sub.Events); err != nil {
+		return nil, fmt.Errorf("reading events of subscription %s: %w", sub.ID, err)
+	}
+	if r.retry.Valid {
+		if err := json.Unmarshal([]byte(r.retry.String), &sub.RetrySchedule); err != nil {
+			return nil, fmt.Errorf("reading retry schedule of subscription %s: %w", sub.ID, err)
+		}
+	}
+	sub.PreviousSecretExpiresAt = fromNullMicros(r.prevExpires)
+	sub.FailStreakStartedAt = fromNullMicros(r.streakStarted)
+	sub.LastFailedAt = fromNullMicros(r.lastFailed)
+	sub.LastSucceededAt = fromNullMicros(r.lastSucceeded)
+	sub.CreatedAt = fromMicros(r.created)
+	sub.UpdatedAt = fromMicros(r.updated)
+	return sub, nil
+}
+
+func scanSubscription(row scanner) (*sealedSubscription, error) {
+	var r subscriptionRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	return r.subscription()
+}
+
+// open decrypts the secrets into the embedded Subscription.
+func (s *Store) open(sub *sealedSubscription) (*store.Subscription, error) {
+	var err error
+	if sub.Secret, err = store.OpenString(s.sealer, sub.secret); err != nil {
+		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
+	}
+	if sub.PreviousSecret, err = store.OpenString(s.sealer, sub.previous); err != nil {
+		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
+	}
+	return &sub.Subscription, nil
+}
+
+// subscriptionArgs normalises sub's times and returns the values of every
+// column but id and created_at, in subscriptionColumns order, with the
+// secrets sealed.
+func (s *Store) subscriptionArgs(sub *store.Subscription) ([]any, error) {
+	events, err := jsonList(sub.Events)
+	if err != nil {
+		return nil, fmt.Errorf("encoding events of subscription %s: %w", sub.ID, err)
+	}
+	var retry any
+	if sub.RetrySchedule != nil {
+		b, err := json.Marshal(sub.RetrySchedule)
+		if err != nil {
+			return nil, fmt.Errorf("encoding retry schedule of subscription %s: %w", sub.ID, err)
+		}
+		retry = string(b)
+	}
+	secret, err := store.SealString(s.sealer, sub.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
+	}
+	previous, err := store.SealString(s.sealer, sub.PreviousSecret)
+	if err != nil {
+		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
+	}
+	for _, t := range []**time.Time{&sub.PreviousSecretExpiresAt, &sub.FailStreakStartedAt, &sub.LastFailedAt, &sub.LastSucceededAt} {
+		if *t != nil {
+			v := store.Time(**t)
+			*t = &v
+		}
+	}
+	return []any{sub.Description, sub.UnifiedAPI, sub.Status, sub.DisabledReason, sub.DeliveryURL,
+		events, sub.ConsumerID, retry, secret, previous,
+		nullMicros(sub.PreviousSecretExpiresAt), sub.FailStreak, nullMicros(sub.FailStreakStartedAt), nullMicros(sub.LastFailedAt),
+		nullMicros(sub.LastSucceededAt)}, nil
+}
+
+// CreateSubscription stores sub, filling ID, CreatedAt and UpdatedAt.
+func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription) error {
+	if sub.ID == "" {
+		sub.ID = store.NewID()
+	}
+	if sub.CreatedAt.IsZero() {
+		sub.CreatedAt = store.Now()
+	}
+	sub.CreatedAt = store.Time(sub.CreatedAt)
+	sub.UpdatedAt = sub.CreatedAt
+	args, err := s.subscriptionArgs(sub)
+	if err != nil {
+		return err
+	}
+	args = append([]any{sub.ID}, args...)
+	args = append(args, micros(sub.CreatedAt), micros(sub.UpdatedAt))
+	_, err = s.writer.ExecContext(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
+		return fmt.Errorf("inserting subscription %s: %w", sub.ID, err)
+	}
+	return nil
+}
+
+// GetSubscription loads one subscription with its secrets opened.
+func (s *Store) GetSubscription(ctx context.Context, id string) (*store.Subscription, error) {
+	sealed, err := scanSubscription(s.reader.QueryRowContext(ctx,
+		`SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("subscription", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading subscription %s: %w", id, err)
+	}
+	return s.open(sealed)
+}
+
+// ListSubscriptions lists subscriptions newest first.
+func (s *Store) ListSubscriptions(ctx context.Context, p store.Page) ([]*store.Subscription, error) {
+	var w where
+	query, args, reverse := w.page(`SELECT `+subscriptionColumns+` FROM subscriptions`, p)
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing subscriptions: %w", err)
+	}
+	var sealed []*sealedSubscription
+	for rows.Next() {
+		sub, err := scanSubscription(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading subscription: %w", err)
+		}
+		sealed = append(sealed, sub)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("listing subscriptions: %w", err)
+	}
+	out := make([]*store.Subscription, 0, len(sealed))
+	for _, sub := range sealed {
+		opened, err := s.open(sub)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, opened)
+	}
+	return ordered(out, reverse), nil
+}
+
+// UpdateSubscription writes every mutable field of sub. Disabling a
+// subscription cancels its pending deliveries, as deleting it does: nothing
+// more will be sent to it.
+func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription) error {
+	sub.UpdatedAt = store.Now()
+	args, err := s.subscriptionArgs(sub)
+	if err != nil {
+		return err
+	}
+	args = append(args, micros(sub.UpdatedAt), sub.ID)
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		var created int64
+		err := w.QueryRowContext(ctx, `UPDATE subscriptions SET
+			description = ?, unified_api = ?, status = ?, disabled_reason = ?, delivery_url = ?,
+			events = ?, consumer_id = ?, retry_schedule = ?, secret_sealed = ?, previous_secret_sealed = ?,
+			previous_secret_expires_at = ?, fail_streak = ?, fail_streak_started_at = ?, last_failed_at = ?,
+			last_succeeded_at = ?, updated_at = ?
+			WHERE id = ? RETURNING created_at`, args...).Scan(&created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("subscription", sub.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("updating subscription %s: %w", sub.ID, err)
+		}
+		sub.CreatedAt = fromMicros(created)
+		if sub.Status == store.StatusDisabled {
+			return cancelPending(ctx, w.Tx, sub.ID, sub.UpdatedAt)
+		}
+		return nil
+	})
+}
+
+// DeleteSubscription removes a subscription and cancels its pending
+// deliveries; its deliveries and attempt log stay as history.
+func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+	now := store.Now()
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		res, err := w.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("deleting subscription %s: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("deleting subscription %s: %w", id, err)
+		} else if n == 0 {
+			return notFound("subscription", id)
+		}
+		return cancelPending(ctx, w.Tx, id, now)
+	})
+}

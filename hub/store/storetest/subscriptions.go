@@ -1,0 +1,146 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/hub/secret"
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+var subscriptionTests = map[string]func(*testing.T, *harness){
+	"CreateGetRoundTrip": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		previous, err := secret.NewWebhookSecret()
+		require.NoError(t, err)
+		expires := store.Time(time.Now().Add(24 * time.Hour))
+		started := store.Time(time.Now().Add(-time.Hour))
+		sub := e.subscription(func(s *store.Subscription) {
+			s.Events = []string{"accounting.invoice.created", "accounting.invoice.paid"}
+			s.ConsumerID = "acme"
+			s.RetrySchedule = []int{5, 300, 1800}
+			s.PreviousSecret = previous
+			s.PreviousSecretExpiresAt = &expires
+			s.FailStreak = 3
+			s.FailStreakStartedAt = &started
+			s.LastFailedAt = &started
+		})
+		requireUUIDv7(t, sub.ID)
+		require.False(t, sub.CreatedAt.IsZero(), "CreatedAt filled")
+		require.False(t, sub.UpdatedAt.IsZero(), "UpdatedAt filled")
+
+		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, err)
+		assert.Equal(t, sub, got)
+		assert.Equal(t, previous, got.PreviousSecret, "previous secret opened")
+	},
+	"DefaultsAndEmptyOptionals": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		sub := e.subscription()
+		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, err)
+		assert.Nil(t, got.RetrySchedule, "no schedule: the hub's default")
+		assert.Empty(t, got.PreviousSecret)
+		assert.Nil(t, got.PreviousSecretExpiresAt)
+		assert.Nil(t, got.FailStreakStartedAt)
+		assert.Nil(t, got.LastFailedAt)
+		assert.Nil(t, got.LastSucceededAt)
+		assert.Empty(t, got.ConsumerID)
+		assert.Equal(t, sub.Secret, got.Secret)
+	},
+	"Update": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		sub := e.subscription()
+		created := sub.CreatedAt
+		before := sub.UpdatedAt
+
+		rotated, err := secret.NewWebhookSecret()
+		require.NoError(t, err)
+		expires := store.Time(time.Now().Add(time.Hour))
+		sub.Description = "renamed"
+		sub.DeliveryURL = "https://example.org/new"
+		sub.Events = []string{"accounting.invoice.created"}
+		sub.ConsumerID = "globex"
+		sub.RetrySchedule = []int{1, 2}
+		sub.PreviousSecret, sub.Secret = sub.Secret, rotated
+		sub.PreviousSecretExpiresAt = &expires
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, sub))
+		assert.False(t, sub.UpdatedAt.Before(before), "UpdatedAt set")
+
+		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, err)
+		assert.Equal(t, sub, got)
+		assert.True(t, created.Equal(got.CreatedAt), "CreatedAt unchanged")
+
+		unknown := *sub
+		unknown.ID = unknownID()
+		require.ErrorIs(t, e.s.UpdateSubscription(e.ctx, &unknown), store.ErrNotFound)
+	},
+	"List": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		var want []string
+		for range 8 {
+			want = append(want, e.subscription().ID)
+		}
+		want = reversed(want)
+		walkPages(t, want, func(p store.Page) ([]string, error) {
+			subs, err := e.s.ListSubscriptions(e.ctx, p)
+			for _, s := range subs {
+				if s.Secret == "" {
+					t.Errorf("listed subscription %s without its secret", s.ID)
+				}
+			}
+			return ids(subs, func(s *store.Subscription) string { return s.ID }), err
+		})
+	},
+	"DeleteCancelsPendingDeliveriesKeepsHistory": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		sub := e.subscription()
+		other := e.subscription()
+		first := e.publish()
+		second := e.publish()
+
+		// One try of the first event failed and is logged.
+		d := e.deliveryTo(first.Event.ID, sub.ID)
+		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{outcome(first.Event, d, 500, time.Now().Add(time.Hour))}))
+
+		require.NoError(t, e.s.DeleteSubscription(e.ctx, sub.ID))
+		_, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.ErrorIs(t, e.s.DeleteSubscription(e.ctx, sub.ID), store.ErrNotFound)
+
+		for _, ev := range []*store.PublishResult{first, second} {
+			assert.Equal(t, store.DeliveryCancelled, e.deliveryTo(ev.Event.ID, sub.ID).Status)
+			assert.Equal(t, store.DeliveryPending, e.deliveryTo(ev.Event.ID, other.ID).Status, "other subscriptions untouched")
+		}
+		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{SubscriptionID: sub.ID}, store.Page{})
+		require.NoError(t, err)
+		assert.Len(t, logged, 1, "attempt log kept")
+	},
+	"DisableCancelsPendingDeliveries": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		sub := e.subscription()
+		res := e.publish()
+		sub.Status = store.StatusDisabled
+		sub.DisabledReason = store.DisabledManual
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, sub))
+		assert.Equal(t, store.DeliveryCancelled, e.deliveryTo(res.Event.ID, sub.ID).Status)
+
+		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.StatusDisabled, got.Status)
+		assert.Equal(t, store.DisabledManual, got.DisabledReason)
+	},
+	"NotFound": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		_, err := e.s.GetSubscription(e.ctx, unknownID())
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.ErrorIs(t, e.s.DeleteSubscription(e.ctx, unknownID()), store.ErrNotFound)
+		list, err := e.s.ListSubscriptions(e.ctx, store.Page{})
+		require.NoError(t, err)
+		assert.Empty(t, list)
+	},
+}
