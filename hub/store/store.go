@@ -156,8 +156,13 @@ type Subscriptions interface {
 	CreateSubscription(ctx context.Context, s *Subscription) error
 	GetSubscription(ctx context.Context, id string) (*Subscription, error)
 	ListSubscriptions(ctx context.Context, p Page) ([]*Subscription, error)
-	// UpdateSubscription writes every mutable field of s (by s.ID) and sets
-	// s.UpdatedAt.
+	// UpdateSubscription writes the configuration of s (by s.ID): description,
+	// unified API, status, disabled reason, URL, events, consumer, retry
+	// schedule and secrets, and sets s.UpdatedAt. The health fields
+	// (fail_streak, ...) are RecordOutcomes' to write, so a concurrent
+	// delivery outcome is never overwritten by a stale read; they are reset
+	// only when the update re-enables a subscription, and s gets the stored
+	// values back.
 	UpdateSubscription(ctx context.Context, s *Subscription) error
 	// DeleteSubscription removes it and cancels its pending deliveries.
 	DeleteSubscription(ctx context.Context, id string) error

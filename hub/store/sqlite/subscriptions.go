@@ -193,15 +193,26 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 	if err != nil {
 		return err
 	}
-	args = append(args, micros(sub.UpdatedAt), sub.ID)
+	// Only the configuration is written. The health fields belong to
+	// RecordOutcomes, which may run between this caller's read and write;
+	// they are reset only when this update re-enables the subscription.
+	args = append(args[:11], micros(sub.UpdatedAt), sub.ID)
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
-		var created int64
+		var (
+			created             int64
+			streakStart, failed sql.NullInt64
+			succeeded           sql.NullInt64
+		)
 		err := w.QueryRowContext(ctx, `UPDATE subscriptions SET
-			description = ?, unified_api = ?, status = ?, disabled_reason = ?, delivery_url = ?,
-			events = ?, consumer_id = ?, retry_schedule = ?, secret_sealed = ?, previous_secret_sealed = ?,
-			previous_secret_expires_at = ?, fail_streak = ?, fail_streak_started_at = ?, last_failed_at = ?,
-			last_succeeded_at = ?, updated_at = ?
-			WHERE id = ? RETURNING created_at`, args...).Scan(&created)
+			fail_streak = CASE WHEN status <> 'enabled' AND ?1 = 'enabled' THEN 0 ELSE fail_streak END,
+			fail_streak_started_at = CASE WHEN status <> 'enabled' AND ?1 = 'enabled' THEN NULL ELSE fail_streak_started_at END,
+			description = ?2, unified_api = ?3, status = ?1, disabled_reason = ?4, delivery_url = ?5,
+			events = ?6, consumer_id = ?7, retry_schedule = ?8, secret_sealed = ?9, previous_secret_sealed = ?10,
+			previous_secret_expires_at = ?11, updated_at = ?12
+			WHERE id = ?13
+			RETURNING created_at, fail_streak, fail_streak_started_at, last_failed_at, last_succeeded_at`,
+			args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12],
+		).Scan(&created, &sub.FailStreak, &streakStart, &failed, &succeeded)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("subscription", sub.ID)
 		}
@@ -209,6 +220,9 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 			return fmt.Errorf("updating subscription %s: %w", sub.ID, err)
 		}
 		sub.CreatedAt = fromMicros(created)
+		sub.FailStreakStartedAt = fromNullMicros(streakStart)
+		sub.LastFailedAt = fromNullMicros(failed)
+		sub.LastSucceededAt = fromNullMicros(succeeded)
 		if sub.Status == store.StatusDisabled {
 			return cancelPending(ctx, w.Tx, sub.ID, sub.UpdatedAt)
 		}

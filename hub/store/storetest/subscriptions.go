@@ -134,6 +134,52 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		assert.Equal(t, store.StatusDisabled, got.Status)
 		assert.Equal(t, store.DisabledManual, got.DisabledReason)
 	},
+	"UpdateKeepsHealthWrittenMeanwhile": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		sub := e.subscription()
+		stale, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, err)
+
+		// A delivery fails between the API's read and its write.
+		res := e.publish()
+		d := e.deliveryTo(res.Event.ID, sub.ID)
+		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{outcome(res.Event, d, 500, time.Now().Add(time.Hour))}))
+
+		stale.Description = "renamed"
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, stale))
+		assert.Equal(t, 1, stale.FailStreak, "update returns the stored health")
+
+		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "renamed", got.Description)
+		assert.Equal(t, 1, got.FailStreak, "the failure recorded meanwhile survives the update")
+		require.NotNil(t, got.FailStreakStartedAt)
+		require.NotNil(t, got.LastFailedAt)
+	},
+	"ReenableResetsFailStreak": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		sub := e.subscription()
+		res := e.publish()
+		d := e.deliveryTo(res.Event.ID, sub.ID)
+		o := outcome(res.Event, d, 410, time.Time{})
+		o.Status, o.Disable, o.Attempts[0].RetryScheduled = store.DeliveryFailed, store.DisabledGone, false
+		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{o}))
+
+		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.StatusDisabled, got.Status)
+		require.Equal(t, 1, got.FailStreak)
+
+		got.Status, got.DisabledReason = store.StatusEnabled, store.DisabledNone
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, got))
+		assert.Zero(t, got.FailStreak)
+		assert.Nil(t, got.FailStreakStartedAt)
+		assert.NotNil(t, got.LastFailedAt, "the last failure stays on record")
+
+		again, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, err)
+		assert.Equal(t, got, again)
+	},
 	"NotFound": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		_, err := e.s.GetSubscription(e.ctx, unknownID())
