@@ -14,6 +14,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -54,6 +55,7 @@ type Store interface {
 	Subscriptions
 	Events
 	Deliveries
+	Connections
 }
 
 // QueueConfig tunes River. Zero values take the defaults documented on each field.
@@ -286,6 +288,49 @@ type Deliveries interface {
 	GetDelivery(ctx context.Context, id string) (*Delivery, error)
 	ListDeliveries(ctx context.Context, eventID string) ([]*Delivery, error)
 	ListAttempts(ctx context.Context, f AttemptFilter, p Page) ([]*Attempt, error)
+}
+
+// Connection statuses.
+const (
+	ConnectionActive   = "active"
+	ConnectionDisabled = "disabled"
+)
+
+// Connection is a consumer's connection to one provider service (Apideck's
+// vault connection): its settings, its sealed credentials and the token of
+// its inbound webhook URL.
+type Connection struct {
+	ID         string
+	ConsumerID string
+	ServiceID  string
+	Status     string
+	Settings   json.RawMessage // validated against the connector's schema
+	// Credentials are plaintext here and sealed at rest (API keys, OAuth
+	// tokens, the provider's webhook signing secret).
+	Credentials map[string]string
+	// TokenHash is the SHA-256 of the inbound URL's token; the token itself
+	// is shown once and never stored.
+	TokenHash []byte
+	// Registrations records what was registered at the provider (Deskera
+	// hookIds, a vPlan webhook id) so deleting the connection can undo it.
+	Registrations json.RawMessage
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Connections persists vault connections. Reads and deletes by id are
+// scoped to a consumer: one consumer never sees another's connection.
+type Connections interface {
+	CreateConnection(ctx context.Context, c *Connection) error
+	GetConnection(ctx context.Context, consumerID, id string) (*Connection, error)
+	// ConnectionByToken finds the connection of an inbound request by the
+	// SHA-256 of its URL token and its service id; ErrNotFound otherwise.
+	ConnectionByToken(ctx context.Context, serviceID string, tokenHash []byte) (*Connection, error)
+	ListConnections(ctx context.Context, consumerID string, p Page) ([]*Connection, error)
+	// UpdateConnection writes status, settings, credentials and
+	// registrations (by ID and ConsumerID) and sets UpdatedAt.
+	UpdateConnection(ctx context.Context, c *Connection) error
+	DeleteConnection(ctx context.Context, consumerID, id string) error
 }
 
 // Sealer encrypts secrets before they reach the database; *secret.Box is the

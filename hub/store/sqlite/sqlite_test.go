@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -179,6 +181,59 @@ func TestSecretsAreNotStoredInPlaintext(t *testing.T) {
 
 	wrongKey := openAt(t, path, newSealer(t))
 	_, err = wrongKey.GetSubscription(t.Context(), sub.ID)
+	require.ErrorIs(t, err, secret.ErrTampered)
+}
+
+func TestConnectionCredentialsAreNotStoredInPlaintext(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hub.db")
+	sealer := newSealer(t)
+	s := openAt(t, path, sealer)
+
+	// Random values, so a hit can only be the credential itself.
+	clientSecret, err := secret.Token(32)
+	require.NoError(t, err)
+	accessToken, err := secret.Token(32)
+	require.NoError(t, err)
+	hash := sha256.Sum256([]byte(accessToken))
+	c := &store.Connection{
+		ConsumerID: "acme", ServiceID: "deskera", Status: store.ConnectionActive,
+		Settings:    json.RawMessage(`{"base_url":"https://bifrost.deskera.com"}`),
+		Credentials: map[string]string{"client_secret": clientSecret, "access_token": accessToken},
+		TokenHash:   hash[:],
+	}
+	require.NoError(t, s.CreateConnection(t.Context(), c))
+
+	var sealed []byte
+	require.NoError(t, s.reader.QueryRowContext(t.Context(),
+		`SELECT credentials_sealed FROM connections WHERE id = ?`, c.ID).Scan(&sealed))
+	require.NotEmpty(t, sealed)
+	assert.NotContains(t, string(sealed), "client_secret", "the credentials JSON is sealed whole")
+	require.NoError(t, s.Close()) // checkpoints the WAL into the file
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	sawSettings := false // the files read hold the row: its settings are plaintext
+	for _, entry := range entries {
+		raw, err := os.ReadFile(filepath.Join(dir, entry.Name()))
+		require.NoError(t, err)
+		sawSettings = sawSettings || bytes.Contains(raw, []byte("bifrost.deskera.com"))
+		for _, plain := range []string{clientSecret, accessToken} {
+			assert.False(t, bytes.Contains(raw, []byte(plain)), "credential in plaintext in %s", entry.Name())
+		}
+	}
+	require.True(t, sawSettings, "the connection row is in the files checked")
+
+	// The right key opens them; another key does not.
+	again := openAt(t, path, sealer)
+	got, err := again.GetConnection(t.Context(), "acme", c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, c.Credentials, got.Credentials)
+	require.NoError(t, again.Close())
+
+	wrongKey := openAt(t, path, newSealer(t))
+	_, err = wrongKey.GetConnection(t.Context(), "acme", c.ID)
 	require.ErrorIs(t, err, secret.ErrTampered)
 }
 

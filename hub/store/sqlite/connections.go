@@ -1,0 +1,235 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+const connectionColumns = `id, consumer_id, service_id, status, settings, credentials_sealed,
+	token_hash, registrations, created_at, updated_at`
+
+// sealedConnection is a connection row before its credentials are opened, so
+// decryption happens after the rows are closed and the read connection is
+// back in the pool.
+type sealedConnection struct {
+	store.Connection
+	credentials []byte
+}
+
+func scanConnection(row scanner) (*sealedConnection, error) {
+	var (
+		c                sealedConnection
+		settings         string
+		registrations    sql.NullString
+		created, updated int64
+	)
+	err := row.Scan(&c.ID, &c.ConsumerID, &c.ServiceID, &c.Status, &settings, &c.credentials,
+		&c.TokenHash, &registrations, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	c.Settings = json.RawMessage(settings)
+	if registrations.Valid {
+		c.Registrations = json.RawMessage(registrations.String)
+	}
+	c.CreatedAt = fromMicros(created)
+	c.UpdatedAt = fromMicros(updated)
+	return &c, nil
+}
+
+// openConnection decrypts the credentials into the embedded Connection. No
+// sealed value means no credentials (a nil map).
+func (s *Store) openConnection(c *sealedConnection) (*store.Connection, error) {
+	if c.credentials == nil {
+		return &c.Connection, nil
+	}
+	plain, err := s.sealer.Open(c.credentials)
+	if err != nil {
+		return nil, fmt.Errorf("opening credentials of connection %s: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(plain, &c.Credentials); err != nil {
+		// The error would quote the plaintext; say only where it failed.
+		return nil, fmt.Errorf("reading credentials of connection %s: not a JSON object of strings", c.ID)
+	}
+	return &c.Connection, nil
+}
+
+// connectionArgs checks c's JSON documents, normalises empty settings to {}
+// and returns settings, sealed credentials and registrations as stored.
+func (s *Store) connectionArgs(c *store.Connection) (settings string, credentials []byte, registrations any, err error) {
+	if len(c.Settings) == 0 {
+		c.Settings = json.RawMessage(`{}`)
+	}
+	if !json.Valid(c.Settings) {
+		return "", nil, nil, fmt.Errorf("connection %s: settings are not valid JSON", c.ID)
+	}
+	if len(c.Registrations) > 0 {
+		if !json.Valid(c.Registrations) {
+			return "", nil, nil, fmt.Errorf("connection %s: registrations are not valid JSON", c.ID)
+		}
+		registrations = string(c.Registrations)
+	}
+	if c.Credentials != nil {
+		plain, err := json.Marshal(c.Credentials)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("encoding credentials of connection %s: %w", c.ID, err)
+		}
+		if credentials, err = s.sealer.Seal(plain); err != nil {
+			return "", nil, nil, fmt.Errorf("sealing credentials of connection %s: %w", c.ID, err)
+		}
+	}
+	return string(c.Settings), credentials, registrations, nil
+}
+
+// CreateConnection stores c, filling ID, CreatedAt and UpdatedAt, and empty
+// Settings with {}. A consumer, a service and a token hash are required: an
+// empty consumer would make the connection visible to every caller that
+// forgot to pass one. A token hash already in use fails.
+func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error {
+	switch {
+	case c.ConsumerID == "":
+		return errors.New("creating connection: no consumer id")
+	case c.ServiceID == "":
+		return errors.New("creating connection: no service id")
+	case len(c.TokenHash) == 0:
+		return errors.New("creating connection: no token hash")
+	}
+	if c.ID == "" {
+		c.ID = store.NewID()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = store.Now()
+	}
+	c.CreatedAt = store.Time(c.CreatedAt)
+	c.UpdatedAt = c.CreatedAt
+	settings, credentials, registrations, err := s.connectionArgs(c)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		_, err := w.ExecContext(ctx, `INSERT INTO connections (`+connectionColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.ConsumerID, c.ServiceID, c.Status, settings, credentials,
+			c.TokenHash, registrations, micros(c.CreatedAt), micros(c.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("inserting connection %s: %w", c.ID, err)
+		}
+		return nil
+	})
+}
+
+// GetConnection loads one of consumerID's connections with its credentials
+// opened; another consumer's connection is not found.
+func (s *Store) GetConnection(ctx context.Context, consumerID, id string) (*store.Connection, error) {
+	sealed, err := scanConnection(s.reader.QueryRowContext(ctx,
+		`SELECT `+connectionColumns+` FROM connections WHERE id = ? AND consumer_id = ?`, id, consumerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("connection", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading connection %s: %w", id, err)
+	}
+	return s.openConnection(sealed)
+}
+
+// ConnectionByToken finds the connection an inbound request is for. The
+// service id must match too, so a token is only good on its own service's
+// URL.
+func (s *Store) ConnectionByToken(ctx context.Context, serviceID string, tokenHash []byte) (*store.Connection, error) {
+	if len(tokenHash) == 0 {
+		return nil, notFound("connection of service", serviceID)
+	}
+	sealed, err := scanConnection(s.reader.QueryRowContext(ctx,
+		`SELECT `+connectionColumns+` FROM connections WHERE token_hash = ? AND service_id = ?`, tokenHash, serviceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		// The token is a credential: it stays out of the error.
+		return nil, notFound("connection of service", serviceID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up connection of service %s by token: %w", serviceID, err)
+	}
+	return s.openConnection(sealed)
+}
+
+// ListConnections lists consumerID's connections newest first.
+func (s *Store) ListConnections(ctx context.Context, consumerID string, p store.Page) ([]*store.Connection, error) {
+	var w where
+	// Not w.eq: an empty consumer id must match nothing, not everything.
+	w.add("consumer_id = ?", consumerID)
+	query, args, reverse := w.page(`SELECT `+connectionColumns+` FROM connections`, p)
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing connections of consumer %s: %w", consumerID, err)
+	}
+	var sealed []*sealedConnection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading connection: %w", err)
+		}
+		sealed = append(sealed, c)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("listing connections of consumer %s: %w", consumerID, err)
+	}
+	out := make([]*store.Connection, 0, len(sealed))
+	for _, c := range sealed {
+		opened, err := s.openConnection(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, opened)
+	}
+	return ordered(out, reverse), nil
+}
+
+// UpdateConnection writes c's status, settings, credentials and
+// registrations, sets c.UpdatedAt and gives c the stored CreatedAt. The
+// consumer, service and token hash never change.
+func (s *Store) UpdateConnection(ctx context.Context, c *store.Connection) error {
+	c.UpdatedAt = store.Now()
+	settings, credentials, registrations, err := s.connectionArgs(c)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		var created int64
+		err := w.QueryRowContext(ctx, `UPDATE connections SET
+			status = ?, settings = ?, credentials_sealed = ?, registrations = ?, updated_at = ?
+			WHERE id = ? AND consumer_id = ?
+			RETURNING created_at`,
+			c.Status, settings, credentials, registrations, micros(c.UpdatedAt), c.ID, c.ConsumerID,
+		).Scan(&created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("connection", c.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("updating connection %s: %w", c.ID, err)
+		}
+		c.CreatedAt = fromMicros(created)
+		return nil
+	})
+}
+
+// DeleteConnection removes one of consumerID's connections; its inbound
+// token stops working at once. Events it produced stay.
+func (s *Store) DeleteConnection(ctx context.Context, consumerID, id string) error {
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		res, err := w.ExecContext(ctx, `DELETE FROM connections WHERE id = ? AND consumer_id = ?`, id, consumerID)
+		if err != nil {
+			return fmt.Errorf("deleting connection %s: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("deleting connection %s: %w", id, err)
+		} else if n == 0 {
+			return notFound("connection", id)
+		}
+		return nil
+	})
+}
