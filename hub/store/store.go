@@ -308,9 +308,12 @@ type Connection struct {
 	// Credentials are plaintext here and sealed at rest (API keys, OAuth
 	// tokens, the provider's webhook signing secret).
 	Credentials map[string]string
-	// TokenHash is the SHA-256 of the inbound URL's token; the token itself
-	// is shown once and never stored.
+	// TokenHash is the SHA-256 of the inbound URL's token: inbound requests
+	// are looked up by it.
 	TokenHash []byte
+	// Token is the inbound URL's token, plaintext here and sealed at rest,
+	// so the connection's webhook_url can be shown again.
+	Token string
 	// Registrations records what was registered at the provider (Deskera
 	// hookIds, a vPlan webhook id) so deleting the connection can undo it.
 	Registrations json.RawMessage

@@ -11,7 +11,7 @@ import (
 )
 
 const connectionColumns = `id, consumer_id, service_id, status, settings, credentials_sealed,
-	token_hash, registrations, created_at, updated_at`
+	token_hash, registrations, created_at, updated_at, token_sealed`
 
 // sealedConnection is a connection row before its credentials are opened, so
 // decryption happens after the rows are closed and the read connection is
@@ -19,6 +19,7 @@ const connectionColumns = `id, consumer_id, service_id, status, settings, creden
 type sealedConnection struct {
 	store.Connection
 	credentials []byte
+	token       []byte
 }
 
 func scanConnection(row scanner) (*sealedConnection, error) {
@@ -29,7 +30,7 @@ func scanConnection(row scanner) (*sealedConnection, error) {
 		created, updated int64
 	)
 	err := row.Scan(&c.ID, &c.ConsumerID, &c.ServiceID, &c.Status, &settings, &c.credentials,
-		&c.TokenHash, &registrations, &created, &updated)
+		&c.TokenHash, &registrations, &created, &updated, &c.token)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +46,11 @@ func scanConnection(row scanner) (*sealedConnection, error) {
 // openConnection decrypts the credentials into the embedded Connection. No
 // sealed value means no credentials (a nil map).
 func (s *Store) openConnection(c *sealedConnection) (*store.Connection, error) {
+	token, err := store.OpenString(s.sealer, c.token)
+	if err != nil {
+		return nil, fmt.Errorf("opening inbound token of connection %s: %w", c.ID, err)
+	}
+	c.Token = token
 	if c.credentials == nil {
 		return &c.Connection, nil
 	}
@@ -111,11 +117,15 @@ func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error
 	if err != nil {
 		return err
 	}
+	token, err := store.SealString(s.sealer, c.Token)
+	if err != nil {
+		return fmt.Errorf("sealing inbound token of connection %s: %w", c.ID, err)
+	}
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
 		_, err := w.ExecContext(ctx, `INSERT INTO connections (`+connectionColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.ConsumerID, c.ServiceID, c.Status, settings, credentials,
-			c.TokenHash, registrations, micros(c.CreatedAt), micros(c.UpdatedAt))
+			c.TokenHash, registrations, micros(c.CreatedAt), micros(c.UpdatedAt), token)
 		if err != nil {
 			return fmt.Errorf("inserting connection %s: %w", c.ID, err)
 		}

@@ -196,11 +196,14 @@ func TestConnectionCredentialsAreNotStoredInPlaintext(t *testing.T) {
 	require.NoError(t, err)
 	accessToken, err := secret.Token(32)
 	require.NoError(t, err)
-	hash := sha256.Sum256([]byte(accessToken))
+	inboundToken, err := secret.Token(32)
+	require.NoError(t, err)
+	hash := sha256.Sum256([]byte(inboundToken))
 	c := &store.Connection{
 		ConsumerID: "acme", ServiceID: "deskera", Status: store.ConnectionActive,
 		Settings:    json.RawMessage(`{"base_url":"https://bifrost.deskera.com"}`),
 		Credentials: map[string]string{"client_secret": clientSecret, "access_token": accessToken},
+		Token:       inboundToken,
 		TokenHash:   hash[:],
 	}
 	require.NoError(t, s.CreateConnection(t.Context(), c))
@@ -219,8 +222,8 @@ func TestConnectionCredentialsAreNotStoredInPlaintext(t *testing.T) {
 		raw, err := os.ReadFile(filepath.Join(dir, entry.Name()))
 		require.NoError(t, err)
 		sawSettings = sawSettings || bytes.Contains(raw, []byte("bifrost.deskera.com"))
-		for _, plain := range []string{clientSecret, accessToken} {
-			assert.False(t, bytes.Contains(raw, []byte(plain)), "credential in plaintext in %s", entry.Name())
+		for _, plain := range []string{clientSecret, accessToken, inboundToken} {
+			assert.False(t, bytes.Contains(raw, []byte(plain)), "credential or inbound token in plaintext in %s", entry.Name())
 		}
 	}
 	require.True(t, sawSettings, "the connection row is in the files checked")

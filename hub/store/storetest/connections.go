@@ -15,8 +15,15 @@ import (
 // tokenHash returns the SHA-256 of a fresh inbound URL token, as the hub
 // stores it.
 func tokenHash() []byte {
-	sum := sha256.Sum256([]byte("token-" + store.NewID()))
-	return sum[:]
+	_, hash := newToken()
+	return hash
+}
+
+// newToken returns a fresh inbound URL token and its SHA-256.
+func newToken() (string, []byte) {
+	token := "token-" + store.NewID()
+	sum := sha256.Sum256([]byte(token))
+	return token, sum[:]
 }
 
 // connection creates an active deskera connection of consumerID with
@@ -32,8 +39,8 @@ func (e *env) connection(consumerID string, mods ...func(*store.Connection)) *st
 			"client_id":     "client-" + store.NewID(),
 			"client_secret": "secret-" + store.NewID(),
 		},
-		TokenHash: tokenHash(),
 	}
+	c.Token, c.TokenHash = newToken()
 	for _, mod := range mods {
 		mod(c)
 	}
@@ -52,6 +59,7 @@ func requireSameConnection(t *testing.T, want, got *store.Connection) {
 	assert.Equal(t, want.Status, got.Status)
 	assert.Equal(t, want.Credentials, got.Credentials, "credentials opened")
 	assert.Equal(t, want.TokenHash, got.TokenHash)
+	assert.Equal(t, want.Token, got.Token, "inbound token opened")
 	if len(want.Settings) == 0 {
 		assert.JSONEq(t, `{}`, string(got.Settings), "empty settings are {}")
 	} else {
