@@ -233,6 +233,7 @@ var connectionTests = map[string]func(*testing.T, *harness){
 			Status:        store.ConnectionDisabled,
 			Settings:      json.RawMessage(`{"base_url":"https://deskera.example.com","event_types":["INVOICE_CREATED","INVOICE_PAID"]}`),
 			Credentials:   map[string]string{"access_token": "at-2", "refresh_token": "rt-2"},
+			Token:         c.Token,
 			TokenHash:     c.TokenHash,
 			Registrations: json.RawMessage(`{"hooks":[{"hook_id":"h-2"}]}`),
 		}
