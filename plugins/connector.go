@@ -1,0 +1,231 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// Connector is what a connector author implements: one provider's webhooks
+// translated into native events the hub can map, store and fan out. Every
+// method may be called concurrently; the hub gives each call a deadline
+// through ctx.
+type Connector interface {
+	// Describe says who the connector is and what it supports. The hub calls
+	// it after every (re)start of the plugin and caches the answer for its
+	// catalogue (GET /connector/connectors) and for connection validation.
+	Describe(ctx context.Context) (*Description, error)
+
+	// HandleInbound verifies one request the provider sent to the hub's
+	// inbound URL and splits it into native events. Return ErrBadSignature
+	// (wrapped or not) when the request is not authentic and Malformed(...)
+	// when it cannot be parsed: the hub answers 401 and 400. Any other error
+	// makes the hub answer 5xx, so the provider retries.
+	HandleInbound(ctx context.Context, req *InboundRequest) (*InboundResult, error)
+
+	// Subscribe registers the hub's inbound URL at the provider for a new
+	// connection (managed_via api). A provider configured by hand
+	// (managed_via manual) returns a result with Registered false and a
+	// Message telling the user what to do: that is not an error. Return a
+	// *ProviderError when the provider refuses, so the hub can name its
+	// status and message.
+	Subscribe(ctx context.Context, req *SubscribeRequest) (*SubscribeResult, error)
+
+	// Unsubscribe removes what Subscribe registered when the connection is
+	// deleted. req.State is what Subscribe returned.
+	Unsubscribe(ctx context.Context, req *UnsubscribeRequest) error
+}
+
+// Poller is implemented by connectors of providers that cannot push
+// (virtual webhooks): the hub calls Poll on a schedule and treats the events
+// it returns like pushed ones. The SDK reports whether a connector
+// implements it in Description.Poll.
+type Poller interface {
+	Poll(ctx context.Context, req *PollRequest) (*PollResult, error)
+}
+
+// Client is the hub's view of one running connector: every call goes over
+// gRPC to the plugin. Poll returns ErrUnsupported when the connector does not
+// implement Poller. The in-process harness (plugins/plugintest) hands one to
+// connector tests so they exercise the same wire as production.
+type Client interface {
+	Connector
+	Poller
+}
+
+// WebhookMode says how events reach the hub.
+type WebhookMode string
+
+const (
+	// ModeNative: the provider pushes webhooks to the hub.
+	ModeNative WebhookMode = "native"
+	// ModeVirtual: the provider cannot push; the hub polls (see Poller).
+	ModeVirtual WebhookMode = "virtual"
+)
+
+// ManagedVia says who registers the hub's inbound URL at the provider.
+type ManagedVia string
+
+const (
+	// ManagedManual: the user pastes the URL into the provider's UI.
+	ManagedManual ManagedVia = "manual"
+	// ManagedAPI: the connector registers it in Subscribe.
+	ManagedAPI ManagedVia = "api"
+)
+
+// CredentialSigningSecret is the credentials key of the per-connection secret
+// a signing provider uses (Description.ProviderSigns). The hub generates it
+// when a connection is created without one and shows it once.
+const CredentialSigningSecret = "signing_secret"
+
+// Description is a connector's self-description. The JSON names are the ones
+// the hub's API uses, so the hub can embed it in its catalogue as is.
+type Description struct {
+	// ID is the service id in URLs and mapping file names (dversum); it must
+	// match the id the hub launched the connector under.
+	ID string `json:"id"`
+	// Name is the provider's display name (dVersum).
+	Name string `json:"name"`
+	// Version is the connector's own version, for operators.
+	Version string `json:"version"`
+	// UnifiedAPIs lists the unified APIs the connector's events feed.
+	UnifiedAPIs []string `json:"unified_apis"`
+	// Webhook says how events arrive and who registers the inbound URL.
+	Webhook WebhookSupport `json:"webhook_support"`
+	// SupportedEvents pairs each native event with its unified name, so
+	// applications can see what a provider will send before connecting it.
+	SupportedEvents []SupportedEvent `json:"supported_events"`
+	// SettingsSchema and CredentialsSchema are JSON Schema documents the hub
+	// validates a connection's settings and credentials against.
+	SettingsSchema    json.RawMessage `json:"settings_schema,omitempty"`
+	CredentialsSchema json.RawMessage `json:"credentials_schema,omitempty"`
+	// ProviderSigns says the provider signs its webhooks with a
+	// per-connection secret in credentials["signing_secret"].
+	ProviderSigns bool `json:"provider_signs"`
+	// Poll is set by the SDK when the connector implements Poller; what the
+	// author puts here is ignored.
+	Poll bool `json:"poll"`
+}
+
+// WebhookSupport is the webhook_support object of the hub's catalogue.
+type WebhookSupport struct {
+	Mode       WebhookMode `json:"mode"`
+	ManagedVia ManagedVia  `json:"managed_via"`
+}
+
+// SupportedEvent pairs a native event type with the unified one it becomes.
+type SupportedEvent struct {
+	EventType           string `json:"event_type"`
+	DownstreamEventType string `json:"downstream_event_type"`
+}
+
+// Connection is the hub's connection a call is made for. Credentials are
+// plaintext and sent with every call, so a plugin keeps no secrets at rest;
+// LogValue keeps them out of logs.
+type Connection struct {
+	ID          string
+	ConsumerID  string
+	Settings    json.RawMessage
+	Credentials map[string]string
+}
+
+// LogValue lets a Connection be logged without its credentials.
+func (c Connection) LogValue() slog.Value {
+	keys := make([]string, 0, len(c.Credentials))
+	for k := range c.Credentials {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return slog.GroupValue(
+		slog.String("id", c.ID),
+		slog.String("consumer_id", c.ConsumerID),
+		slog.Any("credential_keys", keys),
+	)
+}
+
+// InboundRequest is one HTTP request a provider sent to the hub, as received.
+// Body is the exact bytes: signatures are computed over them.
+type InboundRequest struct {
+	Method     string
+	Path       string
+	Headers    http.Header
+	Query      url.Values
+	Body       []byte
+	Connection Connection
+}
+
+// InboundResult is what a request turned into. With no events and no
+// Response the hub simply acknowledges the request.
+type InboundResult struct {
+	Events []NativeEvent
+	// Response, when set, is sent to the provider instead of the hub's own
+	// acknowledgement (after any events are stored): URL verification
+	// handshakes and challenges need exact answers.
+	Response *DirectResponse
+}
+
+// NativeEvent is one provider event, before mapping.
+type NativeEvent struct {
+	// Type is the native event type (invoice.paid). Empty lets the mapping
+	// file find it in the payload, a header or a query parameter.
+	Type string
+	// Payload is the raw JSON of this one event (for a single-event provider
+	// the whole body); the mapping reads its fields from it.
+	Payload json.RawMessage
+	// IdempotencyKey identifies the event at the provider (its event id, or
+	// a hash of the raw event) so a redelivery is stored once.
+	IdempotencyKey string
+	// OccurredAt is when the provider says it happened; zero when unknown.
+	OccurredAt time.Time
+}
+
+// DirectResponse is an exact HTTP answer for the provider.
+type DirectResponse struct {
+	Status  int
+	Headers http.Header
+	Body    []byte
+}
+
+// SubscribeRequest asks a connector to register the hub's inbound URL.
+type SubscribeRequest struct {
+	Connection Connection
+	// WebhookURL is the connection's full inbound URL.
+	WebhookURL string
+}
+
+// SubscribeResult reports what was registered at the provider.
+type SubscribeResult struct {
+	// Registered is false when nothing was registered (managed_via manual).
+	Registered bool
+	// State is opaque to the hub (e.g. the provider's hook ids as JSON); it
+	// is stored with the connection and handed back to Unsubscribe.
+	State []byte
+	// Message is shown to the user, e.g. where to paste the URL.
+	Message string
+}
+
+// UnsubscribeRequest asks a connector to remove its registration.
+type UnsubscribeRequest struct {
+	Connection Connection
+	State      []byte
+}
+
+// PollRequest asks a Poller for changes since Cursor.
+type PollRequest struct {
+	Connection Connection
+	// Cursor is what the previous Poll returned; empty on the first poll.
+	Cursor string
+}
+
+// PollResult is one poll's changes.
+type PollResult struct {
+	Events []NativeEvent
+	// Cursor is handed to the next Poll.
+	Cursor string
+	// NextPollAfter is a hint; zero lets the hub use its schedule.
+	NextPollAfter time.Duration
+}

@@ -1,0 +1,65 @@
+// Package plugins is the SDK for Switchboard connector plugins, and the wire
+// both ends of a plugin connection share.
+//
+// A connector turns one provider's webhooks into native events. It runs as a
+// separate process the hub starts and supervises (hashicorp/go-plugin over
+// gRPC with automatic mTLS); an author never touches go-plugin or gRPC:
+//
+//	package main
+//
+//	import "github.com/switchboardhq/switchboard/plugins"
+//
+//	type acme struct{}
+//
+//	func (acme) Describe(ctx context.Context) (*plugins.Description, error) { ... }
+//	func (acme) HandleInbound(ctx context.Context, req *plugins.InboundRequest) (*plugins.InboundResult, error) { ... }
+//	func (acme) Subscribe(ctx context.Context, req *plugins.SubscribeRequest) (*plugins.SubscribeResult, error) { ... }
+//	func (acme) Unsubscribe(ctx context.Context, req *plugins.UnsubscribeRequest) error { ... }
+//
+//	func main() { plugins.Serve(acme{}) }
+//
+// plugins/example is a complete connector along these lines with its tests,
+// and connectors/dversum is a real one.
+//
+// # What the hub does with a connector
+//
+//   - It starts the executable (switchboard-connector-<id> in the plugins
+//     directory, checked against its SHA-256; built-in connectors run by
+//     re-executing the hub's binary) and calls Describe; the description feeds
+//     the hub's connector catalogue and validates connection settings and
+//     credentials (JSON Schema).
+//   - For every provider request to POST /webhook/inbound/<id>/<token> it
+//     calls HandleInbound with the raw request and the connection's settings
+//     and plaintext credentials. The connector verifies the provider's
+//     signature, answers handshakes (InboundResult.Response), splits batches,
+//     and returns one NativeEvent per provider event. The hub maps each with
+//     mappings/<id>.json, stores it, and only then acknowledges the provider.
+//   - When a connection is created or deleted it calls Subscribe or
+//     Unsubscribe (managed_via api providers register the inbound URL there).
+//   - For providers without push it calls Poll (implement Poller).
+//
+// # Errors
+//
+// Return ErrBadSignature (wrapped is fine) for requests that are not
+// authentic and Malformed("what is wrong") for requests that cannot be
+// parsed: the hub answers 401 and 400. Return a *ProviderError when the
+// provider refuses a call the connector made. These survive the gRPC hop, so
+// the hub (and a connector's own tests) can use errors.Is and errors.As. Any
+// other error, a panic, a timeout or a crashed process makes the hub answer
+// 5xx (503 with Retry-After while the plugin restarts), so the provider
+// retries and nothing is lost.
+//
+// # Rules of the process
+//
+// Nothing may be written to stdout before Serve (go-plugin's handshake is the
+// first line there). Log with log/slog: Serve routes the default logger to
+// the hub's log. Never log credentials; Connection's LogValue omits them. A
+// connector is stateless between calls: it keeps no secrets and may be
+// restarted at any time. Serve ignores SIGINT and SIGTERM and exits when the
+// hub closes it or dies.
+//
+// # Testing
+//
+// plugins/plugintest.Connect serves a connector in-process behind the real
+// gRPC layer, so its tests see exactly what the hub sees.
+package plugins
