@@ -24,7 +24,8 @@ const (
 	TypeConflict           = "ConflictError"           // 409 idempotency key reused differently
 	TypeRequestTooLarge    = "RequestTooLargeError"    // 413 body over the limit
 	TypeServer             = "ServerError"             // 500 anything unexpected; details only in the log
-	TypeServiceUnavailable = "ServiceUnavailableError" // 503 not ready (database, job queue)
+	TypeServiceUnavailable = "ServiceUnavailableError" // 503 not ready (database, job queue, a connector)
+	TypeConnectorExecution = "ConnectorExecutionError" // 502 a connector, or the provider behind it, failed a call
 )
 
 // Error is an API error: everything needed to render the error envelope.

@@ -63,7 +63,7 @@ func TestRequestID(t *testing.T) {
 func TestUnknownRoutesAndMethods(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
-	for _, path := range []string{"/", "/nope", "/webhook", "/webhook/webhooks/", "/webhook/webhooks/x/y", "/vault/connections"} {
+	for _, path := range []string{"/", "/nope", "/webhook", "/webhook/webhooks/", "/webhook/webhooks/x/y", "/vault/nope"} {
 		res := h.do(req{Method: "GET", Path: path, Key: bootstrapKey})
 		requireError(t, res, 404, "EntityNotFoundError", "no route GET "+path)
 		res = h.do(req{Method: "GET", Path: path})

@@ -14,6 +14,11 @@ import (
 	"github.com/switchboardhq/switchboard/hub/api"
 )
 
+// mountedBy marks a documented operation as served by another package
+// through Config.Routes ("x-mounted-by": "hub/vault"); that package's tests
+// check the routes it returns against the operations carrying its name.
+const mountedBy = "x-mounted-by"
+
 // TestOpenAPIDescribesEveryRoute checks the document and the router agree:
 // every route served is documented and every documented operation is served.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
@@ -30,7 +35,12 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		served = append(served, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
 	}
 	for path, item := range doc.Paths.Map() {
-		for method := range item.Operations() {
+		for method, op := range item.Operations() {
+			if _, ok := op.Extensions[mountedBy]; ok {
+				// Served through Config.Routes by the package the
+				// extension names, whose tests check it serves them.
+				continue
+			}
 			documented = append(documented, method+" "+path)
 		}
 	}

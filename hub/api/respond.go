@@ -260,3 +260,24 @@ func baseURL(c *gin.Context, public string) string {
 	}
 	return scheme + "://" + c.Request.Host
 }
+
+// RespondPage serves one page of a cursor-paginated list for routes mounted
+// through Config.Routes, so their lists page exactly like the hub's own:
+// cursor + limit query parameters, meta.cursors and links. kind binds cursors
+// to this one list. fetch reads a page from the store (newest first by
+// UUIDv7 id) and returns the items as the client sees them; idOf names an
+// item's id. A bad cursor or limit, or a fetch error, is written in the
+// error envelope; wrap fetch errors with context inside fetch.
+func RespondPage[T any](c *gin.Context, publicURL, kind string, fetch func(store.Page) ([]T, error), idOf func(T) string) {
+	q, err := parsePage(c, kind)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	pg, err := fetchPage(q, fetch, idOf)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	respondList(c, publicURL, q, pg, idOf)
+}
