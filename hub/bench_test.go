@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/hub/signature"
+	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
 // The benchmarks run a whole hub in-process on the embedded store, publish
@@ -47,6 +48,8 @@ func startBenchHub(b *testing.B, fanout int) *benchHub {
 	h, err := Open(ctx, Config{
 		Addr: "127.0.0.1:0", DataDir: b.TempDir(), APIKey: "bench",
 		AllowPrivateDestinations: true, Workers: 200,
+		// No connectors: re-executing the test binary would rerun the tests.
+		Connectors: map[string]host.Command{},
 	}, nil, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -3,7 +3,9 @@ package hub
 import (
 	"fmt"
 	"github.com/switchboardhq/switchboard/hub/delivery"
+	"github.com/switchboardhq/switchboard/plugins/host"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 )
@@ -29,6 +31,16 @@ type Config struct {
 	// MasterKey seals secrets at rest. Default: the key file in DataDir,
 	// created on first start.
 	MasterKey string
+
+	// MappingsDir holds the editable mapping files, watched and hot-reloaded.
+	// Default: ./mappings if it exists, else the copies built into the binary.
+	MappingsDir string
+	// PluginsDir is searched for third-party connector executables
+	// (switchboard-connector-<id>, checked against <name>.sha256).
+	PluginsDir string
+	// Connectors overrides how built-in connectors are started (tests run a
+	// prebuilt binary); nil re-executes this binary as `connector <id>`.
+	Connectors map[string]host.Command
 
 	// AllowPrivateDestinations lets deliveries reach loopback and private
 	// addresses (local development, tests). Off by default: SSRF guard.
@@ -73,6 +85,11 @@ func (c *Config) setDefaults() {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.FailureWindow == 0 {
 		c.FailureWindow = delivery.DefaultFailureWindow
+	}
+	if c.MappingsDir == "" {
+		if st, err := os.Stat("mappings"); err == nil && st.IsDir() {
+			c.MappingsDir = "mappings"
+		}
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second

@@ -6,12 +6,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchboardhq/switchboard/connectors"
+	"github.com/switchboardhq/switchboard/hub/ingest"
+	"github.com/switchboardhq/switchboard/hub/mapping"
+	"github.com/switchboardhq/switchboard/hub/vault"
+	"github.com/switchboardhq/switchboard/mappings"
+	"github.com/switchboardhq/switchboard/plugins/host"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -33,6 +41,9 @@ type Hub struct {
 	metrics *metric.Metrics
 	store   store.Store
 	lock    *flock.Flock
+
+	mappings   *mapping.Registry
+	connectors *host.Manager
 
 	// services start in this order and stop in the reverse one: storage
 	// first up and last down, ingress last up and first down.
@@ -73,6 +84,11 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, keyOut io.Writer
 	if err := h.bootstrapKey(ctx, keyOut); err != nil {
 		h.closeStore()
 		return nil, err
+	}
+	h.mappings, err = mapping.NewRegistry(mapping.RegistryConfig{Dir: cfg.MappingsDir, Embedded: mappings.FS, Logger: logger})
+	if err != nil {
+		h.closeStore()
+		return nil, fmt.Errorf("loading mappings: %w", err)
 	}
 	return h, nil
 }
@@ -200,7 +216,38 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 	}, h.store)
 	dlv.Register(workers)
 
+	reg := h.mappings
+	connectorCmds := h.cfg.Connectors
+	if connectorCmds == nil {
+		if connectorCmds, err = host.SelfCommands(slices.Sorted(maps.Keys(connectors.Builtin()))...); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	plugs, err := host.New(host.Config{Builtin: connectorCmds, PluginsDir: h.cfg.PluginsDir, Logger: h.logger})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("configuring connectors: %w", err)
+	}
+	ing := ingest.New(ingest.Config{
+		Store: h.store, Connectors: plugs, Mappings: reg.Current, MappingStatus: reg.Status,
+		PublicURL: h.cfg.PublicURL, Logger: h.logger, Metrics: h.metrics,
+	})
+	h.connectors = plugs
+	vlt := vault.New(vault.Config{
+		Store: h.store, Connectors: connectorCatalog{plugs}, PublicURL: h.cfg.PublicURL, Logger: h.logger,
+		Coverage: func(serviceID string) any {
+			for _, c := range reg.Current().Coverage() {
+				if c.ServiceID == serviceID {
+					return c
+				}
+			}
+			return nil
+		},
+	})
+
 	handler, err := api.New(api.Config{
+		Routes:               append(ing.Routes(), vlt.Routes()...),
 		Store:                h.store,
 		Logger:               h.logger,
 		Metrics:              h.metrics,
@@ -220,6 +267,8 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 	h.services = []service{
 		&queueService{store: h.store, cfg: store.QueueConfig{Workers: workers, MaxWorkers: h.cfg.Workers}},
 		&statsService{store: h.store, metrics: h.metrics, logger: h.logger, every: 5 * time.Second},
+		&mappingService{registry: reg, logger: h.logger},
+		&connectorService{manager: plugs, logger: h.logger},
 		&httpService{ln: ln, srv: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -272,9 +321,18 @@ func seconds(ds []time.Duration) []int {
 	return out
 }
 
+// ReloadMappings re-reads the mapping files now (SIGHUP). A bad edit is
+// rejected with its precise error and the last good mapping stays active.
+func (h *Hub) ReloadMappings() error {
+	return h.mappings.Reload()
+}
+
 func (h *Hub) ready(ctx context.Context) error {
 	if err := h.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if h.connectors != nil {
+		return h.connectors.Ready()
 	}
 	return nil
 }

@@ -3,6 +3,9 @@ package hub
 import (
 	"context"
 	"errors"
+	"github.com/switchboardhq/switchboard/hub/mapping"
+	"github.com/switchboardhq/switchboard/hub/vault"
+	"github.com/switchboardhq/switchboard/plugins/host"
 	"log/slog"
 	"net"
 	"net/http"
@@ -102,4 +105,82 @@ func (s *statsService) Stop(context.Context) error {
 	s.cancel()
 	s.wg.Wait()
 	return nil
+}
+
+// mappingService watches the mappings directory and hot-reloads edits.
+type mappingService struct {
+	registry *mapping.Registry
+	logger   *slog.Logger
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+func (s *mappingService) Name() string { return "mappings" }
+
+func (s *mappingService) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		if err := s.registry.Watch(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Error("watching mappings stopped; edits need SIGHUP now", "error", err)
+		}
+	}()
+	return nil
+}
+
+func (s *mappingService) Stop(context.Context) error {
+	s.cancel()
+	<-s.done
+	return nil
+}
+
+// connectorService runs the connector plugins. It starts before the API so
+// inbound webhooks find their connector, and stops after it.
+type connectorService struct {
+	manager *host.Manager
+	logger  *slog.Logger
+}
+
+func (s *connectorService) Name() string { return "connectors" }
+
+// Start launches every connector. One that fails to start is logged and
+// retried in the background: the hub still serves, and that connector's
+// webhooks answer 503 until it runs.
+func (s *connectorService) Start(ctx context.Context) error {
+	if err := s.manager.Start(ctx); err != nil {
+		s.logger.Error("some connectors did not start; retrying in the background", "error", err)
+	}
+	return nil
+}
+
+func (s *connectorService) Stop(ctx context.Context) error { return s.manager.Stop(ctx) }
+
+// connectorCatalog shows the plugin manager to the vault as its catalogue:
+// each connector's state and its description as of its last start.
+type connectorCatalog struct{ *host.Manager }
+
+func (c connectorCatalog) List() []vault.Info {
+	var out []vault.Info
+	for _, st := range c.Status() {
+		out = append(out, c.info(st))
+	}
+	return out
+}
+
+func (c connectorCatalog) Get(serviceID string) (vault.Info, bool) {
+	for _, st := range c.Status() {
+		if st.ID == serviceID {
+			return c.info(st), true
+		}
+	}
+	return vault.Info{}, false
+}
+
+func (c connectorCatalog) info(st host.Status) vault.Info {
+	info := vault.Info{ID: st.ID, Status: string(st.State)}
+	if d, err := c.Describe(st.ID); err == nil {
+		info.Description = d
+	}
+	return info
 }

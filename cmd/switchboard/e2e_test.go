@@ -117,6 +117,12 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 
 func (p *hubProcess) do(t *testing.T, method, path string, body any) (int, map[string]any) {
 	t.Helper()
+	return p.doAs(t, "", method, path, body)
+}
+
+// doAs sends an API request for a consumer (x-consumer-id).
+func (p *hubProcess) doAs(t *testing.T, consumer, method, path string, body any) (int, map[string]any) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -127,6 +133,9 @@ func (p *hubProcess) do(t *testing.T, method, path string, body any) (int, map[s
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+p.key)
 	req.Header.Set("Content-Type", "application/json")
+	if consumer != "" {
+		req.Header.Set("x-consumer-id", consumer)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -143,7 +152,8 @@ type receiver struct {
 	tries    atomic.Int64
 	mu       sync.Mutex
 	secret   string
-	verified []string // webhook-ids of verified, accepted deliveries
+	verified []string         // webhook-ids of verified, accepted deliveries
+	payloads []map[string]any // their payload objects
 	badSigs  int
 }
 
@@ -164,10 +174,29 @@ func newReceiver(t *testing.T) *receiver {
 			return
 		}
 		r.verified = append(r.verified, req.Header.Get("webhook-id"))
+		var b struct {
+			Payload map[string]any `json:"payload"`
+		}
+		_ = json.Unmarshal(body, &b)
+		r.payloads = append(r.payloads, b.Payload)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(r.srv.Close)
 	return r
+}
+
+// waitPayload waits for the n-th verified delivery and returns its payload.
+func (r *receiver) waitPayload(t *testing.T, n int) map[string]any {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.payloads) >= n
+	}, 30*time.Second, 20*time.Millisecond, "delivery %d did not arrive", n)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Zero(t, r.badSigs, "every delivery verifies")
+	return r.payloads[n-1]
 }
 
 func (r *receiver) deliveredIDs() []string {

@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +38,8 @@ a flag given on the command line wins.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			twins := map[string]string{
 				"addr":                       "SWITCHBOARD_ADDR",
+				"mappings-dir":               "SWITCHBOARD_MAPPINGS_DIR",
+				"plugins-dir":                "SWITCHBOARD_PLUGINS_DIR",
 				"public-url":                 "SWITCHBOARD_PUBLIC_URL",
 				"allow-private-destinations": "SWITCHBOARD_ALLOW_PRIVATE_DESTINATIONS",
 				"allow-cidr":                 "SWITCHBOARD_ALLOW_CIDRS",
@@ -76,6 +80,19 @@ a flag given on the command line wins.`,
 			if err != nil {
 				return err
 			}
+			// SIGHUP re-reads the mapping files (they are also watched).
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					if err := h.ReloadMappings(); err != nil {
+						logger.Error("mapping reload on SIGHUP rejected; the last good mappings stay active", "error", err)
+					} else {
+						logger.Info("mappings reloaded on SIGHUP")
+					}
+				}
+			}()
 			return h.Run(cmd.Context(), func(addr string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "Switchboard %s listening on http://%s\n", version, addr)
 			})
@@ -85,6 +102,8 @@ a flag given on the command line wins.`,
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded store and the master key file")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// URL to use PostgreSQL instead of the embedded store")
+	f.StringVar(&cfg.MappingsDir, "mappings-dir", "", "directory of editable mapping files, hot-reloaded (default ./mappings if present, else the built-in copies)")
+	f.StringVar(&cfg.PluginsDir, "plugins-dir", "", "directory of third-party connectors (switchboard-connector-<id> with <id>.sha256)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "public base URL of this hub (default http://<addr>)")
 	f.BoolVar(&cfg.AllowPrivateDestinations, "allow-private-destinations", false, "allow deliveries to loopback and private addresses")
 	f.StringSliceVar(&allowCIDRs, "allow-cidr", nil, "private CIDR that deliveries may reach while the SSRF guard stays on (repeatable)")

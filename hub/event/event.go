@@ -108,10 +108,11 @@ func nullable(s string) *string {
 // Wildcard in a subscription's events list means every event of its unified API.
 const Wildcard = "*"
 
-var typePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*){1,3}$`)
+var typePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*){1,4}$`)
 
 // ValidType reports whether name is a well-formed event type such as
-// accounting.invoice.paid or dversum.page.created.
+// accounting.invoice.paid, dversum.page.created or the pass-through
+// vplan.collection.checklist.item.attached (up to five segments).
 func ValidType(name string) bool { return typePattern.MatchString(name) }
 
 var apiPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)

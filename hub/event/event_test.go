@@ -68,15 +68,17 @@ func TestBodyRendersContractPayload(t *testing.T) {
 func TestNames(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]bool{
-		"accounting.invoice.paid":       true,
-		"issue-tracking.ticket.created": true,
-		"dversum.page.created":          true,
-		"hris.time-off-request.created": true,
-		"accounting":                    false,
-		"Accounting.invoice.paid":       false,
-		"accounting..paid":              false,
-		"accounting.invoice.paid ":      false,
-		"*":                             false,
+		"accounting.invoice.paid":                  true,
+		"issue-tracking.ticket.created":            true,
+		"dversum.page.created":                     true,
+		"hris.time-off-request.created":            true,
+		"vplan.collection.checklist.item.attached": true,
+		"a.b.c.d.e.f":                              false,
+		"accounting":                               false,
+		"Accounting.invoice.paid":                  false,
+		"accounting..paid":                         false,
+		"accounting.invoice.paid ":                 false,
+		"*":                                        false,
 	} {
 		require.Equal(t, want, ValidType(name), name)
 	}

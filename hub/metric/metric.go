@@ -27,6 +27,9 @@ type Metrics struct {
 	SubscriptionsDisabled *prometheus.CounterVec
 	// HTTPRequests counts API requests by route and status code.
 	HTTPRequests *prometheus.CounterVec
+	// InboundRequests counts provider webhooks by service and result
+	// (accepted, bad_signature, malformed, unknown_token, connector_unavailable, ...).
+	InboundRequests *prometheus.CounterVec
 	// QueuePending and QueueOldestSeconds describe the job backlog.
 	QueuePending       prometheus.Gauge
 	QueueOldestSeconds prometheus.Gauge
@@ -63,6 +66,10 @@ func New() *Metrics {
 			Name: "switchboard_http_requests_total",
 			Help: "API requests by route and status code.",
 		}, []string{"route", "code"}),
+		InboundRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_inbound_requests_total",
+			Help: "Provider webhooks received, by service and result.",
+		}, []string{"service", "result"}),
 		QueuePending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchboard_queue_pending_jobs",
 			Help: "Jobs available, scheduled or waiting to retry.",
@@ -76,7 +83,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.EventsPublished, m.DeliveryAttempts, m.AttemptDuration, m.Deliveries,
-		m.SubscriptionsDisabled, m.HTTPRequests, m.QueuePending, m.QueueOldestSeconds,
+		m.SubscriptionsDisabled, m.HTTPRequests, m.InboundRequests, m.QueuePending, m.QueueOldestSeconds,
 	)
 	return m
 }

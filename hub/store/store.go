@@ -326,6 +326,9 @@ type Connection struct {
 type Connections interface {
 	CreateConnection(ctx context.Context, c *Connection) error
 	GetConnection(ctx context.Context, consumerID, id string) (*Connection, error)
+	// ConnectionByID ignores the consumer: only for operator tools that
+	// hold the store itself, never for API requests.
+	ConnectionByID(ctx context.Context, id string) (*Connection, error)
 	// ConnectionByToken finds the connection of an inbound request by the
 	// SHA-256 of its URL token and its service id; ErrNotFound otherwise.
 	ConnectionByToken(ctx context.Context, serviceID string, tokenHash []byte) (*Connection, error)

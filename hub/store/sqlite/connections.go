@@ -136,8 +136,17 @@ func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error
 // GetConnection loads one of consumerID's connections with its credentials
 // opened; another consumer's connection is not found.
 func (s *Store) GetConnection(ctx context.Context, consumerID, id string) (*store.Connection, error) {
-	sealed, err := scanConnection(s.reader.QueryRowContext(ctx,
-		`SELECT `+connectionColumns+` FROM connections WHERE id = ? AND consumer_id = ?`, id, consumerID))
+	return s.connection(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = ? AND consumer_id = ?`, id, consumerID)
+}
+
+// ConnectionByID loads a connection whatever its consumer, for operator
+// tools that hold the store itself (send-test-event).
+func (s *Store) ConnectionByID(ctx context.Context, id string) (*store.Connection, error) {
+	return s.connection(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = ?`, id)
+}
+
+func (s *Store) connection(ctx context.Context, query, id string, args ...any) (*store.Connection, error) {
+	sealed, err := scanConnection(s.reader.QueryRowContext(ctx, query, append([]any{id}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("connection", id)
 	}

@@ -134,6 +134,15 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		require.NoError(t, err)
 		assert.Empty(t, list, "nothing stored")
 	},
+	"ByIDForOperators": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		c := e.connection("acme")
+		got, err := e.s.ConnectionByID(e.ctx, c.ID)
+		require.NoError(t, err)
+		requireSameConnection(t, c, got)
+		_, err = e.s.ConnectionByID(e.ctx, unknownID())
+		require.ErrorIs(t, err, store.ErrNotFound)
+	},
 	"ScopedToConsumer": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		mine := e.connection("acme")

@@ -1,0 +1,284 @@
+// Package ingest turns provider webhooks into stored unified events.
+//
+// An inbound request to /webhook/inbound/{service_id}/{token} is matched to
+// its connection by the SHA-256 of the token, handed to the connector plugin
+// (which verifies the signature and splits it into native events), mapped
+// with the service's mapping file and stored with its deliveries in one
+// transaction per event. The provider gets a 2xx only after every event of
+// its request is committed: any failure before that answers 4xx or 5xx, so
+// nothing acknowledged is ever lost and a provider retry is stored once
+// (events are deduplicated per connection on the provider's idempotency key).
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/event"
+	"github.com/switchboardhq/switchboard/hub/mapping"
+	"github.com/switchboardhq/switchboard/hub/metric"
+	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/plugins"
+)
+
+// Connectors is what ingest needs of the plugin manager.
+type Connectors interface {
+	HandleInbound(ctx context.Context, serviceID string, req *plugins.InboundRequest) (*plugins.InboundResult, error)
+}
+
+// Store is what ingest needs of the store.
+type Store interface {
+	ConnectionByToken(ctx context.Context, serviceID string, tokenHash []byte) (*store.Connection, error)
+	PublishEvent(ctx context.Context, ev *event.Event) (*store.PublishResult, error)
+}
+
+// Config wires the ingest service.
+type Config struct {
+	Store      Store
+	Connectors Connectors
+	// Mappings returns the mapping set in force; it changes on hot reload.
+	Mappings func() *mapping.Set
+	// MappingStatus reports each mapping file's load state (optional).
+	MappingStatus func() []mapping.FileStatus
+	// PublicURL is the base of entity_url.
+	PublicURL string
+	Logger    *slog.Logger
+	Metrics   *metric.Metrics
+	// InboundTimeout bounds the connector call (default 10s).
+	InboundTimeout time.Duration
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
+}
+
+// Service handles inbound webhooks and mapping previews.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns the ingest service; mount its Routes on the API.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.InboundTimeout == 0 {
+		cfg.InboundTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metric.New()
+	}
+	return &Service{cfg: cfg, log: cfg.Logger}
+}
+
+// Routes are the ingest routes: the public inbound endpoint and the mapping
+// tools.
+func (s *Service) Routes() []api.Route {
+	return []api.Route{
+		{Method: http.MethodPost, Path: "/webhook/inbound/:service_id/:token", Public: true, Handler: s.inbound},
+		{Method: http.MethodPost, Path: "/mapping/preview", Scope: "webhooks:read", Handler: s.preview},
+		{Method: http.MethodGet, Path: "/mapping/mappings", Scope: "webhooks:read", Handler: s.mappingStatus},
+	}
+}
+
+// retryAfterUnavailable is what a provider is told to wait while its
+// connector restarts: restarts take well under a second, providers' own
+// retry schedules are coarser anyway.
+const retryAfterUnavailable = 5
+
+// inboundEvent is one stored event in the inbound response.
+type inboundEvent struct {
+	ID        string `json:"id"`
+	EventType string `json:"event_type"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+func (s *Service) inbound(c *gin.Context) {
+	serviceID := c.Param("service_id")
+	started := s.cfg.Now()
+	reject := func(reason string, err error) {
+		s.cfg.Metrics.InboundRequests.WithLabelValues(serviceID, reason).Inc()
+		api.WriteError(c, err)
+	}
+
+	sum := sha256.Sum256([]byte(c.Param("token")))
+	conn, err := s.cfg.Store.ConnectionByToken(c.Request.Context(), serviceID, sum[:])
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		reject("unknown_token", &api.Error{Status: http.StatusNotFound, TypeName: api.TypeEntityNotFound,
+			Message: "no connection has this inbound URL (unknown service or token)"})
+		return
+	case err != nil:
+		reject("error", err)
+		return
+	case conn.Status != store.ConnectionActive:
+		reject("connection_disabled", &api.Error{Status: http.StatusNotFound, TypeName: api.TypeEntityNotFound,
+			Message: "the connection of this inbound URL is disabled"})
+		return
+	}
+
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			reject("too_large", err)
+			return
+		}
+		reject("unreadable", api.BadRequest("", "reading request body: "+err.Error()))
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.InboundTimeout)
+	defer cancel()
+	res, err := s.cfg.Connectors.HandleInbound(ctx, serviceID, &plugins.InboundRequest{
+		Method:  c.Request.Method,
+		Path:    c.Request.URL.Path,
+		Headers: c.Request.Header.Clone(),
+		Query:   c.Request.URL.Query(),
+		Body:    body,
+		Connection: plugins.Connection{
+			ID: conn.ID, ConsumerID: conn.ConsumerID, Settings: conn.Settings, Credentials: conn.Credentials,
+		},
+	})
+	if err != nil {
+		reason, apiErr := connectorError(serviceID, err)
+		if apiErr.Status == http.StatusServiceUnavailable {
+			c.Header("Retry-After", strconv.Itoa(retryAfter(err)))
+		}
+		reject(reason, apiErr)
+		return
+	}
+
+	stored := make([]inboundEvent, 0, len(res.Events))
+	for i, nev := range res.Events {
+		ev, err := s.unify(serviceID, conn, nev, c.Request)
+		if err != nil {
+			reject("unmappable", api.BadRequest("body", fmt.Sprintf("event %d of the request: %v", i, err)))
+			return
+		}
+		pub, err := s.cfg.Store.PublishEvent(c.Request.Context(), ev)
+		if err != nil {
+			// Nothing of this event is stored; events before it are, and
+			// the provider's retry finds them deduplicated.
+			reject("store_error", err)
+			return
+		}
+		s.cfg.Metrics.EventsPublished.WithLabelValues(event.SourceNative, strconv.FormatBool(pub.Duplicate)).Inc()
+		stored = append(stored, inboundEvent{ID: pub.Event.ID, EventType: pub.Event.EventType, Duplicate: pub.Duplicate})
+	}
+	s.cfg.Metrics.InboundRequests.WithLabelValues(serviceID, "accepted").Inc()
+	s.log.Debug("inbound webhook stored", "service_id", serviceID, "connection_id", conn.ID,
+		"events", len(stored), "duration", s.cfg.Now().Sub(started))
+
+	if r := res.Response; r != nil {
+		for k, vs := range r.Headers {
+			for _, v := range vs {
+				c.Writer.Header().Add(k, v)
+			}
+		}
+		status := r.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		c.Data(status, c.Writer.Header().Get("Content-Type"), r.Body)
+		return
+	}
+	api.Respond(c, http.StatusAccepted, gin.H{"events": stored})
+}
+
+// unify maps one native event and builds the unified event to store.
+func (s *Service) unify(serviceID string, conn *store.Connection, nev plugins.NativeEvent, r *http.Request) (*event.Event, error) {
+	res, err := s.cfg.Mappings().Apply(serviceID, mapping.Input{
+		NativeType: nev.Type, Body: nev.Payload, Header: r.Header, Query: r.URL.Query(), OccurredAt: nev.OccurredAt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Warnings) > 0 {
+		s.log.Warn("mapping warnings", "service_id", serviceID, "native_event", res.DownstreamEventType, "warnings", res.Warnings)
+	}
+	occurred := res.OccurredAt
+	if occurred.IsZero() {
+		occurred = s.cfg.Now()
+	}
+	source := event.SourceNative
+	sum := sha256.Sum256(nev.Payload)
+	ev := &event.Event{
+		ID:                  store.NewID(),
+		EventType:           res.EventType,
+		BaseEventType:       res.BaseEventType,
+		UnifiedAPI:          res.UnifiedAPI,
+		ServiceID:           serviceID,
+		ConsumerID:          conn.ConsumerID,
+		ConnectionID:        conn.ID,
+		EntityID:            res.EntityID,
+		EntityType:          res.EntityType,
+		EntityURL:           entityURL(s.cfg.PublicURL, res),
+		DownstreamEventType: res.DownstreamEventType,
+		EventSource:         source,
+		OccurredAt:          occurred.UTC(),
+		CreatedAt:           store.Now(),
+		Entity:              res.Entity,
+		RequestHash:         hex.EncodeToString(sum[:]),
+	}
+	if nev.IdempotencyKey != "" {
+		ev.DedupeKey = "conn:" + conn.ID + ":" + nev.IdempotencyKey
+	}
+	return ev, nil
+}
+
+// entityURL links a mapped entity into the unified API; a pass-through
+// event's entity has no unified resource to link to.
+func entityURL(publicURL string, res mapping.Result) string {
+	if !res.Mapped {
+		return ""
+	}
+	return event.EntityURL(publicURL, res.UnifiedAPI, res.EntityType, res.EntityID)
+}
+
+// connectorError maps what a connector call returned to the provider's
+// answer: 401 for a bad signature, 400 for a malformed request, 503 while
+// the connector is down (providers retry), 502 otherwise.
+func connectorError(serviceID string, err error) (reason string, _ *api.Error) {
+	var malformed *plugins.MalformedError
+	switch {
+	case errors.Is(err, plugins.ErrBadSignature):
+		return "bad_signature", &api.Error{Status: http.StatusUnauthorized, TypeName: api.TypeUnauthorized,
+			Message: "the webhook signature is missing or does not match the connection's signing secret", Err: err}
+	case errors.As(err, &malformed):
+		return "malformed", &api.Error{Status: http.StatusBadRequest, TypeName: api.TypeRequestValidation,
+			Message: "malformed webhook: " + malformed.Reason, Err: err}
+	case errors.Is(err, plugins.ErrMalformed):
+		return "malformed", &api.Error{Status: http.StatusBadRequest, TypeName: api.TypeRequestValidation,
+			Message: "malformed webhook", Err: err}
+	case errors.Is(err, plugins.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return "connector_unavailable", &api.Error{Status: http.StatusServiceUnavailable, TypeName: api.TypeServiceUnavailable,
+			Message: fmt.Sprintf("the %s connector is not available right now; retry later", serviceID), Err: err}
+	default:
+		return "connector_error", &api.Error{Status: http.StatusBadGateway, TypeName: typeConnectorExecution,
+			Message: fmt.Sprintf("the %s connector failed to handle the webhook", serviceID), Err: err}
+	}
+}
+
+func retryAfter(err error) int {
+	var u *plugins.UnavailableError
+	if errors.As(err, &u) {
+		if s := u.RetryAfterSeconds(); s > 0 {
+			return s
+		}
+	}
+	return retryAfterUnavailable
+}
