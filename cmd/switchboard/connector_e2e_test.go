@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -142,4 +143,38 @@ func TestDVersumWebhookReachesSubscriberThroughPluginProcess(t *testing.T) {
 	<-hub.done
 	require.Eventually(t, func() bool { return !alive(restarted[0]) }, 10*time.Second, 20*time.Millisecond,
 		"connector process %d outlived the killed hub", restarted[0])
+}
+
+func TestSendTestEventPlaysTheProvider(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	rcv.up.Store(true)
+	dataDir := t.TempDir()
+	hub := startHub(t, dataDir, freeAddr(t))
+
+	code, sub := hub.do(t, http.MethodPost, "/webhook/webhooks", map[string]any{
+		"unified_api": "accounting", "status": "enabled", "delivery_url": rcv.srv.URL, "events": []string{"*"},
+	})
+	require.Equal(t, http.StatusCreated, code, sub)
+	rcv.mu.Lock()
+	rcv.secret = sub["data"].(map[string]any)["secret"].(string)
+	rcv.mu.Unlock()
+	code, conn := hub.doAs(t, "acme", http.MethodPost, "/vault/connections", map[string]any{"service_id": "dversum"})
+	require.Equal(t, http.StatusCreated, code, conn)
+	connID := conn["data"].(map[string]any)["id"].(string)
+
+	for i, event := range []string{"invoice.created", "invoice.created"} {
+		out, err := exec.Command(switchboardBinary(t), "send-test-event", "--connection", connID, "--event", event,
+			"--data-dir", dataDir, "--hub-url", "http://"+hub.addr).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "202 Accepted")
+		payload := rcv.waitPayload(t, i+1)
+		require.Equal(t, "accounting.invoice.created", payload["event_type"])
+		require.Equal(t, "acme", payload["consumer_id"])
+	}
+
+	out, err := exec.Command(switchboardBinary(t), "send-test-event", "--connection", connID, "--event", "invoice.nope",
+		"--data-dir", dataDir, "--hub-url", "http://"+hub.addr).CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "invoice.paid", "the error lists the events that have samples")
 }
