@@ -74,20 +74,8 @@ func (s *Store) GetAPIKey(ctx context.Context, id string) (*store.APIKey, error)
 // ListAPIKeys lists every key, revoked ones included, newest first. There are
 // few keys, and authentication compares against all active ones.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]*store.APIKey, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id DESC`)
+	out, err := queryAll(ctx, s.reader, scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id DESC`)
 	if err != nil {
-		return nil, fmt.Errorf("listing API keys: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading API key: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing API keys: %w", err)
 	}
 	return out, nil

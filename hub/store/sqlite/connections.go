@@ -181,20 +181,8 @@ func (s *Store) ListConnections(ctx context.Context, consumerID string, p store.
 	// Not w.eq: an empty consumer id must match nothing, not everything.
 	w.add("consumer_id = ?", consumerID)
 	query, args, reverse := w.page(`SELECT `+connectionColumns+` FROM connections`, p)
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	sealed, err := queryAll(ctx, s.reader, scanConnection, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing connections of consumer %s: %w", consumerID, err)
-	}
-	var sealed []*sealedConnection
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading connection: %w", err)
-		}
-		sealed = append(sealed, c)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, fmt.Errorf("listing connections of consumer %s: %w", consumerID, err)
 	}
 	out := make([]*store.Connection, 0, len(sealed))

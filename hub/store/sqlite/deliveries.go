@@ -320,20 +320,9 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*store.Delivery, er
 // ListDeliveries lists an event's deliveries, newest first; none for an
 // unknown event.
 func (s *Store) ListDeliveries(ctx context.Context, eventID string) ([]*store.Delivery, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE event_id = ? ORDER BY id DESC`, eventID)
+	out, err := queryAll(ctx, s.reader, scanDelivery,
+		`SELECT `+deliveryColumns+` FROM deliveries WHERE event_id = ? ORDER BY id DESC`, eventID)
 	if err != nil {
-		return nil, fmt.Errorf("listing deliveries of event %s: %w", eventID, err)
-	}
-	defer rows.Close()
-	var out []*store.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading delivery: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing deliveries of event %s: %w", eventID, err)
 	}
 	return out, nil
@@ -351,20 +340,8 @@ func (s *Store) ListAttempts(ctx context.Context, f store.AttemptFilter, p store
 		w.add("success = ?", *f.Success)
 	}
 	query, args, reverse := w.page(`SELECT `+attemptColumns+` FROM attempts`, p)
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	out, err := queryAll(ctx, s.reader, scanAttempt, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing attempts: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.Attempt
-	for rows.Next() {
-		a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading attempt: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing attempts: %w", err)
 	}
 	return ordered(out, reverse), nil

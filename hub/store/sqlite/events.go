@@ -20,6 +20,29 @@ const eventColumns = `id, event_type, base_event_type, unified_api, service_id, 
 
 type scanner interface{ Scan(dest ...any) error }
 
+// queryAll runs a read query and scans every row with scan. The rows are
+// closed before it returns, so callers decrypt what they read without
+// holding a connection of the read pool.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading row: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func scanEvent(row scanner) (*event.Event, error) {
 	var (
 		ev                   event.Event
@@ -181,20 +204,8 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Pag
 	w.eq("consumer_id", f.ConsumerID)
 	w.eq("service_id", f.ServiceID)
 	query, args, reverse := w.page(`SELECT `+eventColumns+` FROM events`, p)
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	out, err := queryAll(ctx, s.reader, scanEvent, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing events: %w", err)
-	}
-	defer rows.Close()
-	var out []*event.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading event: %w", err)
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing events: %w", err)
 	}
 	return ordered(out, reverse), nil

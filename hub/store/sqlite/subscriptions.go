@@ -157,20 +157,8 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (*store.Subscrip
 func (s *Store) ListSubscriptions(ctx context.Context, p store.Page) ([]*store.Subscription, error) {
 	var w where
 	query, args, reverse := w.page(`SELECT `+subscriptionColumns+` FROM subscriptions`, p)
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	sealed, err := queryAll(ctx, s.reader, scanSubscription, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing subscriptions: %w", err)
-	}
-	var sealed []*sealedSubscription
-	for rows.Next() {
-		sub, err := scanSubscription(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading subscription: %w", err)
-		}
-		sealed = append(sealed, sub)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, fmt.Errorf("listing subscriptions: %w", err)
 	}
 	out := make([]*store.Subscription, 0, len(sealed))
