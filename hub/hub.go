@@ -234,6 +234,10 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		PublicURL: h.cfg.PublicURL, Logger: h.logger, Metrics: h.metrics,
 	})
 	h.connectors = plugs
+	if err := h.metrics.Registry.Register(connectorCollector{plugs}); err != nil {
+		ln.Close()
+		return fmt.Errorf("registering connector metrics: %w", err)
+	}
 	vlt := vault.New(vault.Config{
 		Store: h.store, Connectors: connectorCatalog{plugs}, PublicURL: h.cfg.PublicURL, Logger: h.logger,
 		Coverage: func(serviceID string) any {

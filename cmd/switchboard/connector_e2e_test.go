@@ -138,6 +138,15 @@ func TestDVersumWebhookReachesSubscriberThroughPluginProcess(t *testing.T) {
 	second := rcv.waitPayload(t, 2)
 	require.Equal(t, "inv_e2e_2", second["entity_id"])
 
+	// Operators see the crash in the metrics.
+	resp, err := http.Get("http://" + hub.addr + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(metrics), `switchboard_connector_restarts_total{connector="dversum"} 1`)
+	require.Contains(t, string(metrics), `switchboard_connector_up{connector="dversum",state="running"} 1`)
+	require.Contains(t, string(metrics), `switchboard_inbound_requests_total{result="accepted",service="dversum"}`)
+
 	// kill -9 the hub: its connector process dies with it.
 	require.NoError(t, hub.cmd.Process.Signal(syscall.SIGKILL))
 	<-hub.done
