@@ -6,7 +6,9 @@
 package connectors
 
 import (
+	"github.com/switchboardhq/switchboard/connectors/deskera"
 	"github.com/switchboardhq/switchboard/connectors/dversum"
+	"github.com/switchboardhq/switchboard/connectors/vplan"
 	"github.com/switchboardhq/switchboard/plugins"
 )
 
@@ -15,6 +17,8 @@ import (
 // the hub launches one process per id (host.SelfCommands).
 func Builtin() map[string]func() plugins.Connector {
 	return map[string]func() plugins.Connector{
+		deskera.ID: func() plugins.Connector { return deskera.New() },
 		dversum.ID: func() plugins.Connector { return dversum.New() },
+		vplan.ID:   func() plugins.Connector { return vplan.New() },
 	}
 }

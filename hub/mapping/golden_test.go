@@ -1,9 +1,13 @@
 package mapping_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,10 +53,51 @@ func builtin(t testing.TB) *mapping.Set {
 	return set
 }
 
+// goldenMeta is the optional <case>.meta.json next to a golden input: what
+// the hub hands the mapping besides the body. Deskera, for one, carries its
+// event type in the inbound URL (?e=CREATE_INVOICE).
+type goldenMeta struct {
+	// NativeType is the type a connector names (mapping.Input.NativeType).
+	NativeType string `json:"native_type"`
+	// Query and Headers are the inbound request's.
+	Query   map[string][]string `json:"query"`
+	Headers map[string]string   `json:"headers"`
+}
+
+// goldenInput reads a golden case's input and its optional meta file.
+func goldenInput(t *testing.T, in string) mapping.Input {
+	t.Helper()
+	body, err := os.ReadFile(in)
+	require.NoError(t, err)
+	input := mapping.Input{Body: body}
+	raw, err := os.ReadFile(strings.TrimSuffix(in, ".input.json") + ".meta.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return input
+	}
+	require.NoError(t, err)
+	var meta goldenMeta
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&meta), "meta file")
+	input.NativeType = meta.NativeType
+	input.Query = url.Values(meta.Query)
+	if len(meta.Headers) > 0 {
+		input.Header = http.Header{}
+		for k, v := range meta.Headers {
+			input.Header.Set(k, v)
+		}
+	}
+	return input
+}
+
 // TestGolden applies the built-in mapping to every testdata/<service>/
-// <event>.input.json and compares the Result with <event>.golden.json,
-// byte for byte. Run with -update to rewrite the goldens, then review the
-// diff: the goldens are the specification of the mapping.
+// <case>.input.json and compares the Result with <case>.golden.json, byte
+// for byte. A case is named after its native event type, or
+// <event>@<variant> for more cases of one event (Deskera's
+// CREATE_CONTACT@supplier); an optional <case>.meta.json gives the query,
+// headers or connector-named type the hub would pass along (goldenMeta).
+// Run with -update to rewrite the goldens, then review the diff: the
+// goldens are the specification of the mapping.
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	set := builtin(t)
@@ -66,14 +111,13 @@ func TestGolden(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEmpty(t, inputs)
 		for _, in := range inputs {
-			native := strings.TrimSuffix(filepath.Base(in), ".input.json")
-			t.Run(svc.Name()+"/"+native, func(t *testing.T) {
+			name := strings.TrimSuffix(filepath.Base(in), ".input.json")
+			native, _, _ := strings.Cut(name, "@")
+			t.Run(svc.Name()+"/"+name, func(t *testing.T) {
 				t.Parallel()
-				body, err := os.ReadFile(in)
+				res, err := set.Apply(svc.Name(), goldenInput(t, in))
 				require.NoError(t, err)
-				res, err := set.Apply(svc.Name(), mapping.Input{Body: body})
-				require.NoError(t, err)
-				require.Equal(t, native, res.DownstreamEventType, "input file name must be the native event type")
+				require.Equal(t, native, res.DownstreamEventType, "input file name must be the native event type (or <event>@<variant>)")
 				require.Empty(t, res.Warnings, "the test inputs follow the shapes the mapping documents")
 				got, err := json.MarshalIndent(res, "", "  ")
 				require.NoError(t, err)
