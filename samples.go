@@ -6,6 +6,8 @@ package switchboard
 
 import (
 	"embed"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -13,11 +15,36 @@ import (
 	"strings"
 )
 
-//go:embed testdata/*/*.input.json
+//go:embed testdata/*/*.input.json testdata/*/*.meta.json
 var samples embed.FS
 
+// SampleMeta is what a sample says about its request beyond the body (from
+// <event>.meta.json, when there is one): Deskera's ?e= event type, say.
+type SampleMeta struct {
+	Query   map[string][]string `json:"query"`
+	Headers map[string]string   `json:"headers"`
+}
+
+// Meta returns the request details of a sample; the zero SampleMeta when it
+// has none.
+func Meta(serviceID, nativeEvent string) (SampleMeta, error) {
+	var m SampleMeta
+	b, err := samples.ReadFile(path.Join("testdata", serviceID, nativeEvent+".meta.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("reading %s/%s.meta.json: %w", serviceID, nativeEvent, err)
+	}
+	return m, nil
+}
+
 // Sample returns the sample webhook body of a provider's native event
-// (dversum, invoice.paid): testdata/<service>/<event>.input.json.
+// (dversum, invoice.paid): testdata/<service>/<event>.input.json. A variant
+// of an event is named <event>@<variant> (CREATE_CONTACT@supplier).
 func Sample(serviceID, nativeEvent string) ([]byte, error) {
 	b, err := samples.ReadFile(path.Join("testdata", serviceID, nativeEvent+".input.json"))
 	if err != nil {

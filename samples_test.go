@@ -19,6 +19,12 @@ func TestSamples(t *testing.T) {
 		require.NoError(t, json.Unmarshal(b, &body), ev)
 		require.Equal(t, ev, body.Event, "sample file %s holds its own event", ev)
 	}
+	meta, err := Meta("deskera", "CREATE_CONTACT@supplier")
+	require.NoError(t, err)
+	require.Equal(t, []string{"CREATE_CONTACT"}, meta.Query["e"])
+	none, err := Meta("dversum", "invoice.paid")
+	require.NoError(t, err)
+	require.Empty(t, none.Query)
 	_, err = Sample("dversum", "invoice.nope")
 	require.ErrorContains(t, err, "invoice.paid", "the error lists what exists")
 	_, err = Sample("nosuch", "x")

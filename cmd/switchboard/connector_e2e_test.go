@@ -43,6 +43,25 @@ func childPIDs(t *testing.T, pid int) []int {
 	return out
 }
 
+// connectorPID returns the pid of the hub's plugin process for connector id,
+// recognised by its command line (`switchboard connector <id>`).
+func connectorPID(t *testing.T, hubPID int, id string) int {
+	t.Helper()
+	var found []int
+	for _, pid := range childPIDs(t, hubPID) {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(args) >= 3 && args[len(args)-2] == "connector" && args[len(args)-1] == id {
+			found = append(found, pid)
+		}
+	}
+	require.Len(t, found, 1, "one %s connector process under the hub", id)
+	return found[0]
+}
+
 func alive(pid int) bool {
 	if syscall.Kill(pid, 0) != nil {
 		return false
@@ -122,9 +141,8 @@ func TestDVersumWebhookReachesSubscriberThroughPluginProcess(t *testing.T) {
 
 	// kill -9 the connector: inbound answers 503 (never 2xx) until it is
 	// restarted, then the next event goes all the way through.
-	plugins := childPIDs(t, hub.cmd.Process.Pid)
-	require.Len(t, plugins, 1, "one connector process under the hub")
-	require.NoError(t, syscall.Kill(plugins[0], syscall.SIGKILL))
+	plugin := connectorPID(t, hub.cmd.Process.Pid, "dversum")
+	require.NoError(t, syscall.Kill(plugin, syscall.SIGKILL))
 	accepted := false
 	require.Eventually(t, func() bool {
 		code, _ := postSigned(t, webhookURL, signing, dversumSample(t, "invoice.paid", "inv_e2e_2"))
@@ -132,9 +150,8 @@ func TestDVersumWebhookReachesSubscriberThroughPluginProcess(t *testing.T) {
 		accepted = code == http.StatusAccepted
 		return accepted
 	}, 20*time.Second, 20*time.Millisecond, "the connector was not restarted")
-	restarted := childPIDs(t, hub.cmd.Process.Pid)
-	require.Len(t, restarted, 1)
-	require.NotEqual(t, plugins[0], restarted[0], "a new connector process")
+	restarted := connectorPID(t, hub.cmd.Process.Pid, "dversum")
+	require.NotEqual(t, plugin, restarted, "a new connector process")
 	second := rcv.waitPayload(t, 2)
 	require.Equal(t, "inv_e2e_2", second["entity_id"])
 
@@ -147,11 +164,15 @@ func TestDVersumWebhookReachesSubscriberThroughPluginProcess(t *testing.T) {
 	require.Contains(t, string(metrics), `switchboard_connector_up{connector="dversum",state="running"} 1`)
 	require.Contains(t, string(metrics), `switchboard_inbound_requests_total{result="accepted",service="dversum"}`)
 
-	// kill -9 the hub: its connector process dies with it.
+	// kill -9 the hub: its connector processes die with it.
+	children := childPIDs(t, hub.cmd.Process.Pid)
+	require.NotEmpty(t, children)
 	require.NoError(t, hub.cmd.Process.Signal(syscall.SIGKILL))
 	<-hub.done
-	require.Eventually(t, func() bool { return !alive(restarted[0]) }, 10*time.Second, 20*time.Millisecond,
-		"connector process %d outlived the killed hub", restarted[0])
+	for _, pid := range children {
+		require.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 20*time.Millisecond,
+			"connector process %d outlived the killed hub", pid)
+	}
 }
 
 func TestSendTestEventPlaysTheProvider(t *testing.T) {

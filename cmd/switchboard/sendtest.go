@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/connectors/dversum"
 	"github.com/switchboardhq/switchboard/hub"
+	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins"
 )
 
@@ -53,17 +55,27 @@ provider -> hub -> subscriber without a provider account.`,
 			if err != nil {
 				return fmt.Errorf("--event: %w", err)
 			}
-			// A fresh timestamp makes every send a new provider event rather
-			// than a redelivery the hub would deduplicate.
+			meta, err := switchboard.Meta(conn.ServiceID, eventName)
+			if err != nil {
+				return err
+			}
+			// Fresh provider ids and times make every send a new provider
+			// event rather than a redelivery the hub would deduplicate.
 			if body, err = restamp(body, time.Now().UTC()); err != nil {
 				return err
 			}
-			url := strings.TrimRight(hubURL, "/") + "/webhook/inbound/" + conn.ServiceID + "/" + conn.Token
-			req, err := http.NewRequestWithContext(c.Context(), http.MethodPost, url, bytes.NewReader(body))
+			inbound := strings.TrimRight(hubURL, "/") + "/webhook/inbound/" + conn.ServiceID + "/" + conn.Token
+			if len(meta.Query) > 0 {
+				inbound += "?" + url.Values(meta.Query).Encode()
+			}
+			req, err := http.NewRequestWithContext(c.Context(), http.MethodPost, inbound, bytes.NewReader(body))
 			if err != nil {
 				return err
 			}
 			req.Header.Set("Content-Type", "application/json")
+			for k, v := range meta.Headers {
+				req.Header.Set(k, v)
+			}
 			if conn.ServiceID == dversum.ID {
 				req.Header.Set(dversum.HeaderSignature, dversum.Sign(conn.Credentials[plugins.CredentialSigningSecret], body))
 			}
@@ -91,14 +103,31 @@ provider -> hub -> subscriber without a provider account.`,
 	return cmd
 }
 
-// restamp sets the sample's top-level timestamp to now.
+// restamp gives a sample a fresh identity: the top-level time fields the
+// providers' samples carry become now and their event ids become new, so
+// the hub sees a new provider event each time.
 func restamp(body []byte, now time.Time) ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("sample is not a JSON object: %w", err)
 	}
 	ts, _ := json.Marshal(now.Format(time.RFC3339))
-	m["timestamp"] = ts
+	for _, k := range []string{"timestamp", "created_at"} {
+		if _, ok := m[k]; ok {
+			m[k] = ts
+		}
+	}
+	if _, ok := m["timestamp"]; !ok {
+		if _, ok := m["created_at"]; !ok {
+			m["timestamp"] = ts
+		}
+	}
+	for _, k := range []string{"message_id", "eventId", "event_id"} {
+		if _, ok := m[k]; ok {
+			id, _ := json.Marshal(store.NewID())
+			m[k] = id
+		}
+	}
 	return json.MarshalIndent(m, "", "  ")
 }
 

@@ -71,7 +71,7 @@ func observe(log *slog.Logger, m *metric.Metrics) gin.HandlerFunc {
 			slog.String("request_id", RequestID(c)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
-			slog.String("path", c.Request.URL.Path),
+			slog.String("path", loggedPath(c.Request.URL.Path)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int("bytes_out", c.Writer.Size()),
@@ -93,6 +93,25 @@ func observe(log *slog.Logger, m *metric.Metrics) gin.HandlerFunc {
 	}
 }
 
+// inboundPrefix starts the URLs providers post to; what follows the service
+// id is the connection's token.
+const inboundPrefix = "/webhook/inbound/"
+
+// loggedPath is the request path as logged: an inbound URL's token is
+// redacted, because for providers that do not sign their webhooks the token
+// is the only credential.
+func loggedPath(path string) string {
+	rest, ok := strings.CutPrefix(path, inboundPrefix)
+	if !ok {
+		return path
+	}
+	service, _, hasToken := strings.Cut(rest, "/")
+	if !hasToken {
+		return path
+	}
+	return inboundPrefix + service + "/[redacted]"
+}
+
 // recovery turns a panic in a handler into a logged 500 in the error shape
 // instead of a dropped connection.
 func recovery(log *slog.Logger) gin.HandlerFunc {
@@ -107,7 +126,7 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 			}
 			log.Error("panic in handler",
 				slog.String("request_id", RequestID(c)),
-				slog.String("path", c.Request.URL.Path),
+				slog.String("path", loggedPath(c.Request.URL.Path)),
 				slog.Any("panic", rec),
 				slog.String("stack", string(debug.Stack())))
 			if !c.Writer.Written() {

@@ -256,9 +256,12 @@ func TestLogging(t *testing.T) {
 	secret := res.str("data", "secret")
 	rot := h.post("/webhook/webhooks/"+res.str("data", "id")+"/rotate-secret", nil)
 	h.get("/webhook/webhooks?filter[x]=1")
+	h.offSpec = true
+	h.do(req{Method: "POST", Path: "/webhook/inbound/dversum/tok-c0ffee-inbound", Body: map[string]any{}})
 
 	out := logs.String()
-	for _, s := range []string{secret, rot.str("data", "secret"), key, bootstrapKey} {
+	assert.Contains(t, out, `"path":"/webhook/inbound/dversum/[redacted]"`, "inbound requests are logged without their token")
+	for _, s := range []string{secret, rot.str("data", "secret"), key, bootstrapKey, "tok-c0ffee-inbound"} {
 		assert.NotContains(t, out, s, "no secret or key in the log")
 	}
 	var line map[string]any
@@ -271,3 +274,4 @@ func TestLogging(t *testing.T) {
 	id, _ := apikey.Parse(key)
 	assert.Equal(t, id, line["api_key_id"], "the key's id, not the key")
 }
+
