@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +37,10 @@ type Error struct {
 	TypeName string
 	Message  string
 	Detail   any
+	// RetryAfter, when positive, is sent as the Retry-After header (in
+	// seconds): how long a client should wait before repeating a request
+	// the hub could not serve for the time being.
+	RetryAfter int
 	// Err is the cause, logged but never shown to the client.
 	Err error
 }
@@ -100,6 +105,11 @@ func NotFound(kind, id string) *Error {
 	}
 }
 
+// retryAfterUnavailable is the Retry-After of a store.ErrUnavailable: about
+// the database's busy timeout, so a retry does not come while the lock that
+// refused the request is most likely still held.
+const retryAfterUnavailable = 5
+
 // errorBody is the error envelope.
 type errorBody struct {
 	StatusCode int    `json:"status_code"`
@@ -136,6 +146,14 @@ func toError(err error) *Error {
 			Detail:   map[string]string{"field": "idempotency_key", "reason": "reused with a different request body"},
 			Err:      err,
 		}
+	case errors.Is(err, store.ErrUnavailable):
+		return &Error{
+			Status:     http.StatusServiceUnavailable,
+			TypeName:   TypeServiceUnavailable,
+			Message:    "the database cannot take writes right now (locked or full); nothing was changed, retry shortly",
+			RetryAfter: retryAfterUnavailable,
+			Err:        err,
+		}
 	case errors.Is(err, store.ErrQueueNotStarted):
 		return &Error{
 			Status:   http.StatusServiceUnavailable,
@@ -168,6 +186,9 @@ func WriteError(c *gin.Context, err error) {
 	if e.Err != nil || e.Status >= 500 {
 		// The logging middleware reports the cause next to the request.
 		_ = c.Error(err)
+	}
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	writeJSON(c, e.Status, errorBody{
 		StatusCode: e.Status,

@@ -275,3 +275,25 @@ func TestLogging(t *testing.T) {
 	assert.Equal(t, id, line["api_key_id"], "the key's id, not the key")
 }
 
+func TestStoreUnavailableIs503WithRetryAfter(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, func(c *api.Config) {
+		c.Routes = []api.Route{
+			// Where ingest stores an inbound event; the route is in
+			// openapi.json, so the answer is checked against it.
+			{Method: "POST", Path: "/webhook/inbound/:service_id/:token", Public: true, Handler: func(c *gin.Context) {
+				api.WriteError(c, fmt.Errorf("publishing event: %w", fmt.Errorf("committing: %w: %w",
+					store.ErrUnavailable, errors.New("database is locked (5) (SQLITE_BUSY)"))))
+			}},
+		}
+	})
+	res := h.do(req{Method: "POST", Path: "/webhook/inbound/dversum/tok", Body: map[string]any{}})
+	requireError(t, res, http.StatusServiceUnavailable, "ServiceUnavailableError", "retry shortly")
+	assert.Equal(t, "5", res.Header.Get("Retry-After"))
+	assert.NotContains(t, string(res.Body), "SQLITE", "the cause stays in the log")
+
+	// Other errors carry no Retry-After.
+	res = h.get("/webhook/webhooks/" + uuid.NewString())
+	requireError(t, res, http.StatusNotFound, "EntityNotFoundError", "not found")
+	assert.Empty(t, res.Header.Get("Retry-After"))
+}

@@ -32,6 +32,13 @@ var (
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
 	// ErrQueueNotStarted: a write that needs the job queue ran before StartQueue.
 	ErrQueueNotStarted = errors.New("job queue not started")
+	// ErrUnavailable: the database could not take the write for a reason
+	// that passes, so nothing was written and the same call may succeed
+	// later: its write lock stayed held by another connection past the busy
+	// timeout (SQLite's SQLITE_BUSY or SQLITE_LOCKED) or its disk is full
+	// (SQLITE_FULL). It is the caller's cue to answer "retry later" (the API
+	// answers 503 with Retry-After) instead of an internal error.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // Store is everything the hub persists.

@@ -54,7 +54,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Name, k.Hash, scopes, micros(k.CreatedAt), nullMicros(k.RevokedAt))
 	if err != nil {
-		return fmt.Errorf("inserting API key %s: %w", k.ID, err)
+		return fmt.Errorf("inserting API key %s: %w", k.ID, unavailable(err))
 	}
 	return nil
 }
@@ -92,7 +92,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 		return notFound("API key", id)
 	}
 	if err != nil {
-		return fmt.Errorf("revoking API key %s: %w", id, err)
+		return fmt.Errorf("revoking API key %s: %w", id, unavailable(err))
 	}
 	return nil
 }

@@ -8,12 +8,23 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/switchboardhq/switchboard/hub/store"
 )
 
 // maxBatch bounds how many write transactions share one commit.
 const maxBatch = 128
+
+// writerWait bounds how long a batch waits for the writer connection. The
+// connection is free within milliseconds unless another process holds
+// SQLite's write lock: then each of River's queries sits on it for the
+// whole busy timeout, and a write queued behind several of them would hang
+// for many times that. Past writerWait the batch fails as unavailable, so
+// a write fails within about writerWait plus the busy timeout.
+const writerWait = 2 * time.Second
 
 // batcher runs concurrent write transactions together: the writes of up to
 // maxBatch callers share one SQLite transaction, each in its own savepoint,
@@ -99,14 +110,39 @@ func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, w *writeT
 
 	b.run(batch)
 
+	// A batch the database refused for a while (locked past the busy
+	// timeout, disk full) fails the requests that queued meanwhile too:
+	// each would wait as long again only to fail the same way, so a caller
+	// never waits for more than one such batch. The next request to come
+	// starts a new batch, which finds out whether the database is back.
+	var dropped []*writeReq
+	cause := unavailableIn(batch)
 	b.mu.Lock()
+	if cause != nil {
+		dropped, b.queue = b.queue, nil
+	}
 	if len(b.queue) > 0 {
 		close(b.queue[0].lead)
 	} else {
 		b.leading = false
 	}
 	b.mu.Unlock()
+	for _, r := range dropped {
+		r.err = fmt.Errorf("not run, the write before it found the database unavailable: %w", cause)
+		close(r.done)
+	}
 	return req.err
+}
+
+// unavailableIn returns the first error of the batch that says the
+// database cannot write for now, or nil.
+func unavailableIn(batch []*writeReq) error {
+	for _, r := range batch {
+		if err := unavailable(r.err); errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+	}
+	return nil
 }
 
 // run executes a batch in one transaction and finishes every request in it.
@@ -160,7 +196,17 @@ func (b *batcher) runTx(batch []*writeReq, errs []error) error {
 func (b *batcher) attempt(batch []*writeReq, errs []error, savepoints bool) (committed bool, err error) {
 	// No caller's context may end the shared transaction.
 	ctx := context.WithoutCancel(batch[0].ctx)
-	tx, err := b.db.BeginTx(ctx, nil)
+	connCtx, cancel := context.WithTimeout(ctx, writerWait)
+	conn, err := b.db.Conn(connCtx)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return false, fmt.Errorf("waiting %s for the writer connection: %w: %w", writerWait, store.ErrUnavailable, err)
+	}
+	if err != nil {
+		return false, fmt.Errorf("getting the writer connection: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("beginning transaction: %w", err)
 	}

@@ -33,6 +33,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/switchboardhq/switchboard/hub/store"
 )
@@ -351,9 +353,10 @@ func (s *Store) QueueStats(ctx context.Context) (store.QueueStats, error) {
 
 // write runs fn in a write transaction, possibly shared with concurrent
 // writers (see batcher); it commits fn's writes and queued jobs if fn
-// returns nil.
+// returns nil. A write the database refused for the time being is marked
+// store.ErrUnavailable.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, w *writeTx) error) error {
-	return s.writes.do(ctx, fn)
+	return unavailable(s.writes.do(ctx, fn))
 }
 
 // insertJobs inserts the jobs queued by a batch of write transactions, in
@@ -364,6 +367,25 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs []river.InsertM
 		return err
 	}
 	_, err = client.InsertManyFastTx(ctx, tx, jobs)
+	return err
+}
+
+// unavailable marks err with store.ErrUnavailable when SQLite refused a
+// write for a reason that passes: its write lock held by another connection
+// past busy_timeout (SQLITE_BUSY, SQLITE_LOCKED) or a full disk
+// (SQLITE_FULL). Callers then say "retry later" instead of reporting an
+// internal error. Other errors are returned as they are.
+func unavailable(err error) error {
+	var se *msqlite.Error
+	if err == nil || errors.Is(err, store.ErrUnavailable) || !errors.As(err, &se) {
+		return err
+	}
+	// Extended codes (SQLITE_BUSY_SNAPSHOT, ...) keep the primary code in
+	// their low byte.
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL:
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -473,4 +474,174 @@ func TestPanickingWriteFailsOnlyItsBatch(t *testing.T) {
 
 	_, err = s.PublishEvent(t.Context(), &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting", OccurredAt: time.Now()})
 	require.NoError(t, err, "writes go on")
+}
+
+func TestFullDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"), newSealer(t))
+	startQueue(t, s)
+	ctx := t.Context()
+	publish := func() error {
+		_, err := s.PublishEvent(ctx, &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
+			ConsumerID: "acme", OccurredAt: time.Now(), Entity: json.RawMessage(`{"note":"` + strings.Repeat("x", 2000) + `"}`)})
+		return err
+	}
+	require.NoError(t, publish())
+
+	// max_page_count caps the file where it is now: the writer connection
+	// meets SQLITE_FULL as it would on a full disk.
+	var pages int
+	require.NoError(t, s.writer.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages))
+	_, err := s.writer.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages))
+	require.NoError(t, err)
+	// Free pages in the file may take a few events first.
+	for i := 0; i < 1000 && err == nil; i++ {
+		err = publish()
+	}
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.ErrorContains(t, err, "full")
+	err = s.CreateSubscription(ctx, &store.Subscription{UnifiedAPI: "accounting", Status: store.StatusEnabled,
+		DeliveryURL: "https://example.com/hook", Events: []string{"*"}, Description: strings.Repeat("d", 1<<20)})
+	require.ErrorIs(t, err, store.ErrUnavailable, "writes outside the batcher too")
+
+	_, err = s.writer.ExecContext(ctx, `PRAGMA max_page_count = 1073741823`)
+	require.NoError(t, err)
+	require.NoError(t, publish(), "writes work again once there is room")
+}
+
+func TestLockedDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s := openAt(t, path, newSealer(t))
+	startQueue(t, s)
+	ctx := t.Context()
+	publish := func() error {
+		_, err := s.PublishEvent(ctx, &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
+			ConsumerID: "acme", OccurredAt: time.Now()})
+		return err
+	}
+
+	// Another process holding the write lock past busy_timeout.
+	other, err := openDB(path)
+	require.NoError(t, err)
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, `BEGIN EXCLUSIVE`)
+	require.NoError(t, err)
+
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = publish() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.ErrorIs(t, err, store.ErrUnavailable)
+	}
+	_, err = conn.ExecContext(ctx, `ROLLBACK`)
+	require.NoError(t, err)
+	require.NoError(t, publish(), "writes work again once the lock is released")
+}
+
+func TestUnavailableClassifiesSQLiteErrors(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "raw.db")
+	db, err := openDB(path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(0)")
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`)
+	require.NoError(t, err)
+
+	// SQLITE_BUSY: a second connection holds the write lock and this one
+	// does not wait.
+	holder, err := db.Conn(ctx)
+	require.NoError(t, err)
+	_, err = holder.ExecContext(ctx, `BEGIN IMMEDIATE`)
+	require.NoError(t, err)
+	waiter, err := db.Conn(ctx)
+	require.NoError(t, err)
+	_, busyErr := waiter.ExecContext(ctx, `BEGIN IMMEDIATE`)
+	require.Error(t, busyErr)
+	_, err = holder.ExecContext(ctx, `ROLLBACK`)
+	require.NoError(t, err)
+	require.NoError(t, holder.Close())
+
+	// SQLITE_FULL: the file may not grow.
+	_, err = waiter.ExecContext(ctx, `PRAGMA max_page_count = 1`)
+	require.NoError(t, err)
+	_, fullErr := waiter.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, strings.Repeat("x", 1<<16))
+	require.Error(t, fullErr)
+
+	// SQLITE_CONSTRAINT is the caller's fault, not the database's state.
+	_, constraintErr := waiter.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (1, NULL)`)
+	require.Error(t, constraintErr)
+	require.NoError(t, waiter.Close())
+
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"busy", busyErr, true},
+		{"busy wrapped", fmt.Errorf("beginning transaction: %w", busyErr), true},
+		{"full", fullErr, true},
+		{"already marked", fmt.Errorf("x: %w", store.ErrUnavailable), true},
+		{"constraint", constraintErr, false},
+		{"not found", notFound("event", "e1"), false},
+		{"plain", errors.New("database is locked"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := unavailable(tt.err)
+			assert.Equal(t, tt.want, errors.Is(got, store.ErrUnavailable), "%v", got)
+			assert.ErrorIs(t, got, tt.err, "the cause stays in the chain")
+		})
+	}
+	assert.NoError(t, unavailable(nil))
+}
+
+func TestWritesQueuedBehindAnUnavailableBatchFailWithIt(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"), newSealer(t))
+	startQueue(t, s)
+	ctx := t.Context()
+	publish := func() error {
+		_, err := s.PublishEvent(ctx, &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
+			ConsumerID: "acme", OccurredAt: time.Now()})
+		return err
+	}
+	batcherState := func() (leading bool, queued int) {
+		s.writes.mu.Lock()
+		defer s.writes.mu.Unlock()
+		return s.writes.leading, len(s.writes.queue)
+	}
+
+	// Hold the one writer connection, as River's queries do while another
+	// process has the write lock.
+	held, err := s.writer.Conn(ctx)
+	require.NoError(t, err)
+	first := make(chan error, 1)
+	go func() { first <- publish() }()
+	require.Eventually(t, func() bool { leading, queued := batcherState(); return leading && queued == 0 },
+		10*time.Second, time.Millisecond, "the first write leads a batch")
+	queued := make(chan error, 3)
+	for range cap(queued) {
+		go func() { queued <- publish() }()
+	}
+	require.Eventually(t, func() bool { _, n := batcherState(); return n == cap(queued) },
+		10*time.Second, time.Millisecond, "the others queue behind it")
+
+	err = <-first
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.ErrorContains(t, err, "writer connection")
+	for range cap(queued) {
+		err := <-queued
+		require.ErrorIs(t, err, store.ErrUnavailable)
+		require.ErrorContains(t, err, "not run", "failed with the batch before them, not after a wait of their own")
+	}
+	require.NoError(t, held.Close())
+	require.NoError(t, publish(), "writes work again once the connection is free")
 }

@@ -135,7 +135,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription)
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
-		return fmt.Errorf("inserting subscription %s: %w", sub.ID, err)
+		return fmt.Errorf("inserting subscription %s: %w", sub.ID, unavailable(err))
 	}
 	return nil
 }
