@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"math"
 	"net/url"
@@ -39,7 +38,7 @@ var eventTypePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
 // parseInbound checks a webhook body and returns its native event. conflict
 // is the body's eventType when it disagrees with ?e= (which wins).
 func parseInbound(query url.Values, body []byte) (ev plugins.NativeEvent, conflict string, err error) {
-	fields, err := topLevel(body)
+	fields, err := plugins.ObjectFields(body)
 	if err != nil {
 		return ev, "", err
 	}
@@ -91,10 +90,10 @@ func queryType(q url.Values) (string, error) {
 // bodyType reads the body's eventType field, when present.
 func bodyType(fields map[string]json.RawMessage) (string, error) {
 	raw, ok := fields[FieldEventType]
-	if !ok || kind(raw) == "null" {
+	if !ok || plugins.JSONKind(raw) == "null" {
 		return "", nil
 	}
-	if k := kind(raw); k != "a string" {
+	if k := plugins.JSONKind(raw); k != "a string" {
 		return "", plugins.Malformed("body field %q must be a string, got %s", FieldEventType, k)
 	}
 	var s string
@@ -130,7 +129,7 @@ func idempotencyKey(eventType string, rawID json.RawMessage, body []byte) string
 // eventID reads an eventId that is a non-empty string of at most maxIDLen
 // bytes without control characters, or an integer.
 func eventID(raw json.RawMessage) (string, bool) {
-	switch kind(raw) {
+	switch plugins.JSONKind(raw) {
 	case "a string":
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
@@ -156,7 +155,7 @@ func eventID(raw json.RawMessage) (string, bool) {
 // hub's mapping reads them). Anything else is "unknown", which is not worth
 // losing an event over: the hub then uses the time of receipt.
 func timestamp(raw json.RawMessage) time.Time {
-	switch kind(raw) {
+	switch plugins.JSONKind(raw) {
 	case "a string":
 		var s string
 		if json.Unmarshal(raw, &s) == nil {
@@ -176,71 +175,6 @@ func timestamp(raw json.RawMessage) time.Time {
 		return time.Unix(int64(sec), int64(frac*1e9)).UTC()
 	}
 	return time.Time{}
-}
-
-// topLevel checks that body is one JSON object without duplicated top-level
-// keys and returns its members. Duplicates are refused because parsers
-// disagree on which one wins, so the connector and the mapping could read
-// different event types.
-func topLevel(body []byte) (map[string]json.RawMessage, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, plugins.Malformed("body is empty")
-	}
-	if !json.Valid(body) {
-		var v any
-		err := json.Unmarshal(body, &v)
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, plugins.Malformed("body is not valid JSON: %v (at byte %d)", se, se.Offset)
-		}
-		return nil, plugins.Malformed("body is not valid JSON")
-	}
-	if k := kind(body); k != "an object" {
-		return nil, plugins.Malformed("body must be a JSON object, got %s", k)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // {
-		return nil, plugins.Malformed("body is not valid JSON: %v", err)
-	}
-	fields := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, plugins.Malformed("body is not valid JSON: %v", err)
-		}
-		key, _ := tok.(string)
-		if _, dup := fields[key]; dup {
-			return nil, plugins.Malformed("body field %q appears more than once", key)
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, plugins.Malformed("body field %q is not valid JSON: %v", key, err)
-		}
-		fields[key] = raw
-	}
-	return fields, nil
-}
-
-// kind names a JSON value's type for error messages.
-func kind(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	default:
-		return "a number"
-	}
 }
 
 // dmy is Deskera's REST date format, dd-MM-yyyy.

@@ -182,10 +182,10 @@ func parse(body []byte) (event string, occurred time.Time, err error) {
 		}
 		return "", time.Time{}, plugins.Malformed("body is not valid JSON")
 	}
-	if k := kind(body); k != "an object" {
+	if k := plugins.JSONKind(body); k != "an object" {
 		return "", time.Time{}, plugins.Malformed("body must be a JSON object, got %s", k)
 	}
-	fields, err := topLevel(body)
+	fields, err := plugins.ObjectFields(body)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -194,7 +194,7 @@ func parse(body []byte) (event string, occurred time.Time, err error) {
 	if !ok {
 		return "", time.Time{}, plugins.Malformed(`body field "event" is missing`)
 	}
-	if k := kind(raw); k != "a string" {
+	if k := plugins.JSONKind(raw); k != "a string" {
 		return "", time.Time{}, plugins.Malformed(`body field "event" must be a string, got %s`, k)
 	}
 	if err := json.Unmarshal(raw, &event); err != nil {
@@ -211,7 +211,7 @@ func parse(body []byte) (event string, occurred time.Time, err error) {
 
 	// A missing or unreadable timestamp is not worth rejecting a signed
 	// event over: occurred_at stays unknown and the hub uses receipt time.
-	if raw, ok := fields["timestamp"]; ok && kind(raw) == "a string" {
+	if raw, ok := fields["timestamp"]; ok && plugins.JSONKind(raw) == "a string" {
 		var s string
 		if json.Unmarshal(raw, &s) == nil {
 			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -220,55 +220,6 @@ func parse(body []byte) (event string, occurred time.Time, err error) {
 		}
 	}
 	return event, occurred, nil
-}
-
-// topLevel returns the top-level members of a JSON object (already known to
-// be valid JSON) and refuses duplicated keys: parsers disagree on which one
-// wins, so the connector and the mapping could read different events.
-func topLevel(body []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // {
-		return nil, plugins.Malformed("body is not valid JSON: %v", err)
-	}
-	fields := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, plugins.Malformed("body is not valid JSON: %v", err)
-		}
-		key, _ := tok.(string)
-		if _, dup := fields[key]; dup {
-			return nil, plugins.Malformed("body field %q appears more than once", key)
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, plugins.Malformed("body field %q is not valid JSON: %v", key, err)
-		}
-		fields[key] = raw
-	}
-	return fields, nil
-}
-
-// kind names a JSON value's type for error messages.
-func kind(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	default:
-		return "a number"
-	}
 }
 
 // idempotencyKey is dVersum's webhook id when it sends a usable one, else

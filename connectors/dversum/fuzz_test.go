@@ -59,7 +59,7 @@ func FuzzHandleInbound(f *testing.F) {
 		if secret == "" || verify(secret, body, []string{sig}) != nil {
 			t.Fatalf("accepted a request whose signature does not verify")
 		}
-		if !json.Valid(body) || kind(body) != "an object" {
+		if !json.Valid(body) || plugins.JSONKind(body) != "an object" {
 			t.Fatalf("accepted a body that is not a JSON object: %q", body)
 		}
 		if len(res.Events) != 1 || res.Events[0].Type == "" || res.Events[0].IdempotencyKey == "" {

@@ -42,7 +42,7 @@ func FuzzHandleInbound(f *testing.F) {
 			}
 			return
 		}
-		if !json.Valid(body) || kind(body) != "an object" {
+		if !json.Valid(body) || plugins.JSONKind(body) != "an object" {
 			t.Fatalf("accepted a body that is not a JSON object: %q", body)
 		}
 		if len(res.Events) != 1 {

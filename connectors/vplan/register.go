@@ -459,7 +459,7 @@ func decodeWebhook(body []byte) (*Webhook, bool) {
 		Data json.RawMessage `json:"data"`
 	}
 	obj := body
-	if json.Unmarshal(body, &env) == nil && kind(env.Data) == "an object" {
+	if json.Unmarshal(body, &env) == nil && plugins.JSONKind(env.Data) == "an object" {
 		obj = env.Data
 	}
 	var idOnly struct {
@@ -484,7 +484,7 @@ func decodeWebhooks(body []byte) []Webhook {
 		Data json.RawMessage `json:"data"`
 	}
 	list := body
-	if json.Unmarshal(body, &env) == nil && kind(env.Data) == "an array" {
+	if json.Unmarshal(body, &env) == nil && plugins.JSONKind(env.Data) == "an array" {
 		list = env.Data
 	}
 	var raws []json.RawMessage
@@ -507,7 +507,7 @@ func decodeWebhooks(body []byte) []Webhook {
 
 // idString reads an id that is a JSON string or number.
 func idString(raw json.RawMessage) string {
-	switch kind(raw) {
+	switch plugins.JSONKind(raw) {
 	case "a string":
 		var s string
 		_ = json.Unmarshal(raw, &s)
@@ -546,7 +546,7 @@ func providerMessage(status int, body []byte) string {
 // of an object of arrays (Laravel's validation errors).
 func firstMessage(candidates ...json.RawMessage) string {
 	for _, raw := range candidates {
-		switch kind(raw) {
+		switch plugins.JSONKind(raw) {
 		case "a string":
 			var s string
 			if json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != "" {

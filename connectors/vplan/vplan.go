@@ -215,10 +215,10 @@ func parseObject(body []byte) (map[string]json.RawMessage, error) {
 		}
 		return nil, plugins.Malformed("body is not valid JSON")
 	}
-	if k := kind(body); k != "an object" {
+	if k := plugins.JSONKind(body); k != "an object" {
 		return nil, plugins.Malformed("body must be a JSON object, got %s", k)
 	}
-	return topLevel(body)
+	return plugins.ObjectFields(body)
 }
 
 // eventType reads the native event type: "event", else "type".
@@ -231,7 +231,7 @@ func eventType(fields map[string]json.RawMessage) (string, error) {
 		}
 		name = fieldEventAlt
 	}
-	if k := kind(raw); k != "a string" {
+	if k := plugins.JSONKind(raw); k != "a string" {
 		return "", plugins.Malformed("body field %q must be a string, got %s", name, k)
 	}
 	var event string
@@ -256,7 +256,7 @@ func eventType(fields map[string]json.RawMessage) (string, error) {
 // then uses the time of receipt).
 func occurredAt(raw json.RawMessage) time.Time {
 	var s string
-	if kind(raw) != "a string" || json.Unmarshal(raw, &s) != nil {
+	if plugins.JSONKind(raw) != "a string" || json.Unmarshal(raw, &s) != nil {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
@@ -270,7 +270,7 @@ func occurredAt(raw json.RawMessage) time.Time {
 // else the hex SHA-256 of the raw body: a redelivery dedupes either way.
 func idempotencyKey(raw json.RawMessage, body []byte) string {
 	var id string
-	switch kind(raw) {
+	switch plugins.JSONKind(raw) {
 	case "a string":
 		_ = json.Unmarshal(raw, &id)
 	case "a number":
@@ -282,55 +282,6 @@ func idempotencyKey(raw json.RawMessage, body []byte) string {
 	}
 	sum := sha256.Sum256(body)
 	return hex.EncodeToString(sum[:])
-}
-
-// topLevel returns the top-level members of a JSON object (already known to
-// be valid JSON) and refuses duplicated keys: parsers disagree on which one
-// wins, so the connector and the mapping could read different events.
-func topLevel(body []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // {
-		return nil, plugins.Malformed("body is not valid JSON: %v", err)
-	}
-	fields := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, plugins.Malformed("body is not valid JSON: %v", err)
-		}
-		key, _ := tok.(string)
-		if _, dup := fields[key]; dup {
-			return nil, plugins.Malformed("body field %q appears more than once", key)
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, plugins.Malformed("body field %q is not valid JSON: %v", key, err)
-		}
-		fields[key] = raw
-	}
-	return fields, nil
-}
-
-// kind names a JSON value's type for error messages.
-func kind(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	default:
-		return "a number"
-	}
 }
 
 // errorf is fmt.Errorf under the connector's name, for errors that are not
