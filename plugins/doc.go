@@ -49,6 +49,11 @@
 // 5xx (503 with Retry-After while the plugin restarts), so the provider
 // retries and nothing is lost.
 //
+// A connector that registers its webhooks through the provider's API
+// (ManagedVia api) makes those calls with plugins/provider: bounded retries
+// on transport errors and 5xx only, no redirects, credentials scrubbed from
+// every message, and the provider's own message in the *ProviderError.
+//
 // # Rules of the process
 //
 // Nothing may be written to stdout before Serve (go-plugin's handshake is the

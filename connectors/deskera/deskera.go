@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/provider"
 )
 
 // ID is the service id: inbound URLs, mapping file name, connection service_id.
@@ -24,12 +24,12 @@ const DefaultBaseURL = "https://bifrost.deskera.com"
 // connector appends ?e=<EVENT_TYPE> to the URL it registers.
 const QueryEventType = "e"
 
-// Defaults of Config.
+// Defaults of Config (those of plugins/provider, which makes the calls).
 const (
-	DefaultTimeout        = 10 * time.Second
-	DefaultRetries        = 2
-	DefaultRetryWaitMin   = 500 * time.Millisecond
-	DefaultRetryWaitMax   = 2 * time.Second
+	DefaultTimeout        = provider.DefaultTryTimeout   // 10 s
+	DefaultRetries        = provider.DefaultRetries      // 2
+	DefaultRetryWaitMin   = provider.DefaultRetryWaitMin // 500 ms
+	DefaultRetryWaitMax   = provider.DefaultRetryWaitMax // 2 s
 	DefaultCleanupTimeout = 30 * time.Second
 )
 
@@ -45,8 +45,9 @@ type Config struct {
 	// Deskera has decided.
 	Retries int
 	// RetryWaitMin and RetryWaitMax bound the exponential backoff between
-	// tries (DefaultRetryWaitMin and DefaultRetryWaitMax when zero); a
-	// Retry-After header is honoured up to RetryWaitMax.
+	// tries (DefaultRetryWaitMin and DefaultRetryWaitMax when zero; a
+	// RetryWaitMax below RetryWaitMin is raised to it); a Retry-After
+	// header is honoured up to RetryWaitMax.
 	RetryWaitMin, RetryWaitMax time.Duration
 	// CleanupTimeout bounds undoing a failed registration. The undo runs
 	// with its own deadline because the hub's may be what ran out, and a
@@ -64,8 +65,8 @@ type Config struct {
 // Connector implements plugins.Connector for Deskera. It holds no state
 // between calls apart from its configuration and a pool of connections.
 type Connector struct {
-	cfg       Config
-	transport http.RoundTripper
+	cfg  Config
+	http *provider.Client
 }
 
 // New returns the Deskera connector with production settings.
@@ -74,27 +75,19 @@ func New() *Connector { return NewWithConfig(Config{}) }
 // NewWithConfig returns the Deskera connector with cfg's zero fields set to
 // their defaults.
 func NewWithConfig(cfg Config) *Connector {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	switch {
-	case cfg.Retries == 0:
-		cfg.Retries = DefaultRetries
-	case cfg.Retries < 0:
-		cfg.Retries = 0
-	}
-	if cfg.RetryWaitMin <= 0 {
-		cfg.RetryWaitMin = DefaultRetryWaitMin
-	}
-	if cfg.RetryWaitMax <= 0 {
-		cfg.RetryWaitMax = DefaultRetryWaitMax
-	}
-	cfg.RetryWaitMax = max(cfg.RetryWaitMax, cfg.RetryWaitMin)
 	if cfg.CleanupTimeout <= 0 {
 		cfg.CleanupTimeout = DefaultCleanupTimeout
 	}
-	// One pool per connector: every call reuses connections to Deskera.
-	return &Connector{cfg: cfg, transport: http.DefaultTransport.(*http.Transport).Clone()}
+	// One client per connector: every call reuses connections to Deskera.
+	// It applies the defaults of the other fields.
+	return &Connector{cfg: cfg, http: provider.New(provider.Config{
+		Name:         "Deskera",
+		TryTimeout:   cfg.Timeout,
+		Retries:      cfg.Retries,
+		RetryWaitMin: cfg.RetryWaitMin,
+		RetryWaitMax: cfg.RetryWaitMax,
+		UserAgent:    "Switchboard-Deskera/" + Version,
+	}, nil)}
 }
 
 var _ plugins.Connector = (*Connector)(nil)

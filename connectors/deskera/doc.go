@@ -42,11 +42,14 @@
 // runs when the hub's ran out. The error's message ends with what was
 // undone, or with the hook ids that could not be removed.
 //
-// Calls use go-retryablehttp: Config.Timeout per try (10 s), two retries on
-// transport errors, timeouts and 5xx answers, never on a 4xx. A call that
-// gets no answer becomes a ProviderError with status 0 whose message starts
-// with "timed out" (a try or the hub's deadline ran out) or "could not reach
-// Deskera"; the hub reports it as 502 "could not reach the provider". The
+// Calls go through plugins/provider (go-retryablehttp): Config.Timeout per
+// try (10 s), two retries on transport errors, timeouts and 5xx answers,
+// never on a 4xx; a Retry-After is honoured up to Config.RetryWaitMax, and
+// redirects are not followed (they would carry the credentials elsewhere).
+// A call that gets no answer becomes a ProviderError with status 0 whose
+// message starts with "timed out" (a try or the call's deadline ran out),
+// "cancelled" or "could not reach Deskera"; the hub reports it as 502
+// "could not reach the provider". The
 // connector blocks no address: base_url may be a loopback test server (the
 // hub's SSRF guard is for subscriber URLs, not for provider calls).
 //

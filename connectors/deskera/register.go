@@ -33,12 +33,6 @@ const (
 	CredentialRefreshToken = "refresh_token"
 )
 
-const (
-	maxAnswer     = 1 << 20 // bytes of a Deskera answer read
-	maxMessageLen = 500     // bytes of a provider message passed on
-	minScrubLen   = 6       // shorter values would mangle text without hiding a secret
-)
-
 // Registration is one webhook registered at Deskera. Subscribe's State is
 // the JSON array of a connection's registrations, e.g.
 // [{"event_type":"CREATE_INVOICE","hook_id":4}], which Unsubscribe removes.
@@ -216,14 +210,14 @@ func (c *Connector) Subscribe(ctx context.Context, req *plugins.SubscribeRequest
 	for i, et := range set.eventTypes {
 		reg, perr, unknown := a.register(ctx, creds, et, withEventType(req.WebhookURL, et))
 		if perr != nil {
-			note := c.undo(ctx, a, run, unknown || a.retried.Load(), log)
+			note := c.undo(ctx, a, run, unknown || a.Retried(), log)
 			perr.Message = fmt.Sprintf("%s (registering %s, webhook %d of %d; %s)", perr.Message, et, i+1, len(set.eventTypes), note)
 			return nil, perr
 		}
 		log.Debug("deskera webhook registered", slog.String("event_type", et), slog.Int64("hook_id", reg.HookID))
 		run.made = append(run.made, reg)
 	}
-	if a.retried.Load() && run.snapshot {
+	if a.Retried() && run.snapshot {
 		// A retried registration may have been made twice (the first
 		// answer got lost): remove what is ours but not recorded.
 		cctx, cancel := c.cleanupContext(ctx)
@@ -418,7 +412,5 @@ func secretsOf(creds map[string]string, webhookURL string) []string {
 			}
 		}
 	}
-	// Longest first, so a value containing another is replaced whole.
-	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }

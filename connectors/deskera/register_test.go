@@ -342,7 +342,7 @@ func TestSubscribeUnreachableProvider(t *testing.T) {
 	var perr *plugins.ProviderError
 	require.True(t, errors.As(err, &perr), "%v", err)
 	assert.Zero(t, perr.StatusCode)
-	assert.Contains(t, perr.Message, "could not reach Deskera at 127.0.0.1:")
+	assert.Contains(t, perr.Message, "could not reach Deskera at http://127.0.0.1:")
 	assert.Contains(t, perr.Message, "connection refused")
 	assertNoSecrets(t, err.Error(), "the error")
 	assertNoSecrets(t, logs.String(), "the log")

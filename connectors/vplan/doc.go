@@ -27,15 +27,17 @@
 // stored state is {"webhook_id": "<id>"}; Unsubscribe deletes it with
 // DELETE {base_url}/webhook/{id}, and a 404 counts as already deleted.
 //
-// Calls to vPlan go through go-retryablehttp: each try is bounded by
-// Config.TryTimeout (10 s), transport errors and 5xx answers are retried
-// (Config.RetryMax, 2), 4xx never, redirects are not followed (they would
-// carry the API key elsewhere). When vPlan refuses, Subscribe returns a
+// Calls to vPlan go through plugins/provider (go-retryablehttp): each try is
+// bounded by Config.TryTimeout (10 s), transport errors and 5xx answers are
+// retried (Config.RetryMax, 2), 4xx never, a Retry-After is honoured up to
+// Config.RetryWaitMax, redirects are not followed (they would carry the API
+// key elsewhere). When vPlan refuses, Subscribe returns a
 // *plugins.ProviderError with vPlan's status and message (read from
 // "message", "error" or "errors", else the body's text), which the hub turns
 // into 502 ConnectorExecutionError. When vPlan does not answer in time, or
 // cannot be reached, it is a *plugins.ProviderError with StatusCode 0 and a
-// message saying so ("vPlan did not answer POST /webhook within 10s"): the
+// message saying so ("timed out: vPlan did not answer POST /webhook within
+// 10s", "could not reach vPlan at ..."): the
 // hub words that as "could not reach the provider". Credential values never
 // appear in an error or a log line; they are also scrubbed from vPlan's own
 // messages in case it echoes them.

@@ -2,7 +2,6 @@ package vplan
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -25,35 +24,6 @@ func TestParseSettingsDefaults(t *testing.T) {
 	// The default list is not shared: trimming one connection's copy
 	// cannot change another's.
 	assert.Len(t, AllEventTypes(), 36)
-}
-
-func TestProviderMessage(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		status int
-		body   string
-		want   string
-	}{
-		{"laravel message", 401, `{"message":"Unauthenticated."}`, "Unauthenticated."},
-		{"laravel validation", 422, `{"message":"The url field is required.","errors":{"url":["The url field is required."]}}`, "The url field is required."},
-		{"errors only", 422, `{"errors":{"url":["The url field is required."],"active":["The active field must be true or false."]}}`,
-			"The active field must be true or false.; The url field is required."},
-		{"error string", 400, `{"error":"bad_request"}`, "bad_request"},
-		{"error object", 400, `{"error":{"code":"E1","message":"Environment not found"}}`, "Environment not found"},
-		{"errors list", 400, `{"errors":[{"message":"a"},{"message":"b"}]}`, "a; b"},
-		{"plain text", 503, "Service Unavailable\n  try later", "Service Unavailable try later"},
-		{"html page", 502, "<html><body>Bad Gateway</body></html>", "Bad Gateway"},
-		{"empty", 500, "", "Internal Server Error"},
-		{"unknown JSON", 500, `{"foo":1}`, "Internal Server Error"},
-		{"odd status", 599, "", "no message"},
-		{"long", 400, `{"message":"` + strings.Repeat("x", 600) + `"}`, strings.Repeat("x", 497) + "…"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, providerMessage(tt.status, []byte(tt.body)))
-		})
-	}
 }
 
 func TestDecodeWebhook(t *testing.T) {

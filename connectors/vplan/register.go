@@ -8,19 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
-
-	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/provider"
 )
 
 // Headers vPlan authenticates API calls with.
@@ -29,18 +25,8 @@ const (
 	HeaderAPIEnv = "x-api-env"
 )
 
-const (
-	userAgent = "Switchboard-vPlan-connector/" + Version
-	// maxAnswer bounds how much of a vPlan answer is read.
-	maxAnswer = 1 << 20
-	// maxMessage bounds a provider message quoted in an error.
-	maxMessage = 500
-	// maxDescription is vPlan's limit on a webhook's description.
-	maxDescription = 150
-	// minScrub is the shortest credential value scrubbed from messages.
-	minScrub = 4
-	redacted = "[redacted]"
-)
+// maxDescription is vPlan's limit on a webhook's description.
+const maxDescription = 150
 
 // Webhook is vPlan's webhook object (seed 004). Subscribe reads the id of
 // the one it created and logs vPlan's delivery health fields; vplanfake
@@ -146,17 +132,6 @@ func parseCredentials(m map[string]string) (credentials, error) {
 	return c, nil
 }
 
-// scrub removes the credential values from text: vPlan might echo them in a
-// message, and nothing the connector returns or logs may carry them.
-func (c credentials) scrub(text string) string {
-	for _, v := range []string{c.apiKey, c.apiEnv} {
-		if len(v) >= minScrub {
-			text = strings.ReplaceAll(text, v, redacted)
-		}
-	}
-	return text
-}
-
 // Subscribe registers one vPlan webhook for the connection's inbound URL
 // (see the package documentation) and returns {"webhook_id"} as state.
 func (c *Connector) Subscribe(ctx context.Context, req *plugins.SubscribeRequest) (*plugins.SubscribeResult, error) {
@@ -172,7 +147,7 @@ func (c *Connector) Subscribe(ctx context.Context, req *plugins.SubscribeRequest
 		return nil, errorf("the hub gave no webhook URL to register")
 	}
 	log := c.log().With(slog.String("connection_id", req.Connection.ID))
-	api := c.api(set, creds, log)
+	api := c.api(set, creds, log, req.WebhookURL)
 
 	// The description names the connection and this registration: after a
 	// settings change the previous registration has the same URL and must
@@ -182,31 +157,33 @@ func (c *Connector) Subscribe(ctx context.Context, req *plugins.SubscribeRequest
 		return nil, err
 	}
 	mine := webhookKey{url: req.WebhookURL,
-		description: truncate(strings.TrimSpace("Switchboard "+req.Connection.ID)+" #"+nonce, maxDescription)}
-	ans, err := api.do(ctx, http.MethodPost, "/webhook", CreateWebhook{
+		description: provider.Truncate(strings.TrimSpace("Switchboard "+req.Connection.ID)+" #"+nonce, maxDescription)}
+	ans, err := api.Call(ctx, http.MethodPost, "/webhook", CreateWebhook{
 		URL:         mine.url,
 		Description: mine.description,
 		Active:      true,
 		EventTypes:  set.eventTypes,
 	})
 	if err != nil {
-		// No answer: vPlan may still have created the webhook.
-		api.removeMine(ctx, mine, "")
-		return nil, err
-	}
-	if !ans.ok() {
-		if ans.status >= 500 {
+		if _, noAnswer := errors.AsType[*plugins.ProviderError](err); noAnswer {
+			// vPlan may still have created the webhook.
 			api.removeMine(ctx, mine, "")
 		}
-		return nil, api.refusal(ans)
+		return nil, err
 	}
-	hook, ok := decodeWebhook(ans.body)
+	if !ans.OK() {
+		if ans.Status >= 500 {
+			api.removeMine(ctx, mine, "")
+		}
+		return nil, api.Refusal(ans)
+	}
+	hook, ok := decodeWebhook(ans.Body)
 	if !ok {
 		api.removeMine(ctx, mine, "")
-		return nil, &plugins.ProviderError{StatusCode: ans.status,
+		return nil, &plugins.ProviderError{StatusCode: ans.Status,
 			Message: "vPlan answered POST /webhook without a webhook id"}
 	}
-	if ans.tries > 1 {
+	if ans.Tries > 1 {
 		// An earlier try may have created a webhook whose answer was lost.
 		api.removeMine(ctx, mine, hook.ID)
 	}
@@ -251,161 +228,39 @@ func (c *Connector) Unsubscribe(ctx context.Context, req *plugins.UnsubscribeReq
 	}
 	log := c.log().With(slog.String("connection_id", req.Connection.ID))
 	api := c.api(set, creds, log)
-	ans, err := api.do(ctx, http.MethodDelete, "/webhook/"+url.PathEscape(st.WebhookID), nil)
+	ans, err := api.Call(ctx, http.MethodDelete, "/webhook/"+url.PathEscape(st.WebhookID), nil)
 	if err != nil {
 		return err
 	}
 	switch {
-	case ans.ok():
+	case ans.OK():
 		log.LogAttrs(ctx, slog.LevelInfo, "vplan webhook deleted", slog.String("webhook_id", st.WebhookID))
 		return nil
-	case ans.status == http.StatusNotFound || ans.status == http.StatusGone:
+	case ans.Status == http.StatusNotFound || ans.Status == http.StatusGone:
 		log.LogAttrs(ctx, slog.LevelInfo, "vplan webhook already gone", slog.String("webhook_id", st.WebhookID),
-			slog.Int("status", ans.status))
+			slog.Int("status", ans.Status))
 		return nil
 	}
-	return api.refusal(ans)
+	return api.Refusal(ans)
 }
 
-// apiClient makes the calls of one Subscribe or Unsubscribe.
+// apiClient makes the calls of one Subscribe or Unsubscribe: retries,
+// timeouts, scrubbing and vPlan's error messages are plugins/provider's.
 type apiClient struct {
-	c     *Connector
-	set   settings
-	creds credentials
-	log   *slog.Logger
+	*provider.Session
+	log        *slog.Logger
+	tryTimeout time.Duration
 }
 
-func (c *Connector) api(set settings, creds credentials, log *slog.Logger) *apiClient {
-	return &apiClient{c: c, set: set, creds: creds, log: log}
-}
-
-// answer is vPlan's answer to one call (after retries).
-type answer struct {
-	method, path string
-	status       int
-	body         []byte
-	tries        int
-}
-
-func (a *answer) ok() bool { return a.status >= 200 && a.status < 300 }
-
-// refusal is the ProviderError of a non-2xx answer, with vPlan's message
-// (credentials scrubbed, in case vPlan echoes them).
-func (a *apiClient) refusal(ans *answer) *plugins.ProviderError {
-	return &plugins.ProviderError{StatusCode: ans.status, Message: a.creds.scrub(providerMessage(ans.status, ans.body))}
-}
-
-// do sends one call (JSON body when in is not nil) with retries on
-// transport errors and 5xx. A call that gets no answer is a
-// *plugins.ProviderError with StatusCode 0; any answer is returned, whatever
-// its status.
-func (a *apiClient) do(ctx context.Context, method, path string, in any) (*answer, error) {
-	return a.doWith(ctx, method, path, in, a.c.cfg.RetryMax)
-}
-
-func (a *apiClient) doWith(ctx context.Context, method, path string, in any, retryMax int) (*answer, error) {
-	var body any
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, errorf("encoding %s %s: %v", method, path, err)
-		}
-		body = b
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, a.set.baseURL+path, body)
-	if err != nil {
-		return nil, errorf("building %s %s: %v", method, path, a.creds.scrub(err.Error()))
-	}
-	req.Header.Set(HeaderAPIKey, a.creds.apiKey)
-	req.Header.Set(HeaderAPIEnv, a.creds.apiEnv)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-
-	ans := &answer{method: method, path: path}
-	client := &retryablehttp.Client{
-		HTTPClient: &http.Client{
-			Transport: a.c.transport,
-			Timeout:   a.c.cfg.TryTimeout,
-			// A redirect would carry x-api-key to wherever it points.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		RetryWaitMin: a.c.cfg.RetryWaitMin,
-		RetryWaitMax: a.c.cfg.RetryWaitMax,
-		RetryMax:     retryMax,
-		CheckRetry:   retryPolicy,
-		Backoff:      retryablehttp.DefaultBackoff,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-		RequestLogHook: func(_ retryablehttp.Logger, r *http.Request, attempt int) {
-			ans.tries = attempt + 1
-			// Method and path only: never headers (credentials).
-			a.log.LogAttrs(r.Context(), slog.LevelDebug, "vplan request",
-				slog.String("method", method), slog.String("path", path), slog.Int("try", attempt+1))
-		},
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		return nil, a.unreachable(ctx, method, path, ans.tries, err)
-	}
-	defer resp.Body.Close()
-	ans.status = resp.StatusCode
-	ans.body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return nil, a.unreachable(ctx, method, path, ans.tries, err)
-	}
-	level := slog.LevelDebug
-	if !ans.ok() {
-		level = slog.LevelWarn
-	}
-	a.log.LogAttrs(ctx, level, "vplan answered", slog.String("method", method), slog.String("path", path),
-		slog.Int("status", ans.status), slog.Int("tries", ans.tries))
-	return ans, nil
-}
-
-// retryPolicy retries transport errors (as retryablehttp's default does)
-// and 5xx answers, never a 4xx: a refusal does not change by repeating it.
-func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	if err != nil {
-		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	}
-	return resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented, nil
-}
-
-// unreachable words a call that got no answer as a ProviderError with
-// status 0, naming what timed out or failed but never a credential.
-func (a *apiClient) unreachable(ctx context.Context, method, path string, tries int, err error) error {
-	after := ""
-	if tries > 1 {
-		after = fmt.Sprintf(" (%d tries)", tries)
-	}
-	var msg string
-	var netErr net.Error
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		msg = fmt.Sprintf("vPlan did not answer %s %s before the hub's deadline%s", method, path, after)
-	case ctx.Err() != nil:
-		msg = fmt.Sprintf("the call %s %s to vPlan was cancelled%s", method, path, after)
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		msg = fmt.Sprintf("vPlan did not answer %s %s within %s%s", method, path, a.c.cfg.TryTimeout, after)
-	default:
-		cause := err
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			cause = ue.Err
-		}
-		msg = fmt.Sprintf("cannot reach vPlan at %s for %s %s%s: %v", a.set.baseURL, method, path, after, cause)
-	}
-	msg = a.creds.scrub(msg)
-	a.log.LogAttrs(ctx, slog.LevelWarn, "vplan call failed", slog.String("method", method), slog.String("path", path),
-		slog.String("error", msg))
-	return &plugins.ProviderError{StatusCode: 0, Message: msg}
+// api is a session with the connection's credentials, which are scrubbed
+// from every message and log line (vPlan might echo them), as are the
+// secrets given: the inbound webhook URL, whose token is the webhooks' only
+// authentication.
+func (c *Connector) api(set settings, creds credentials, log *slog.Logger, secrets ...string) *apiClient {
+	h := http.Header{}
+	h.Set(HeaderAPIKey, creds.apiKey)
+	h.Set(HeaderAPIEnv, creds.apiEnv)
+	return &apiClient{Session: c.http.Session(set.baseURL, h, secrets, log), log: log, tryTimeout: c.http.Config().TryTimeout}
 }
 
 // webhookKey identifies the webhooks one Subscribe call may have created:
@@ -428,20 +283,20 @@ func registrationNonce() (string, error) {
 // change. It is best effort with its own short deadline (the caller's may
 // be spent); failures are logged, since the caller is already answering.
 func (a *apiClient) removeMine(ctx context.Context, key webhookKey, keepID string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*a.c.cfg.TryTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*a.tryTimeout)
 	defer cancel()
-	ans, err := a.doWith(ctx, http.MethodGet, "/webhook", nil, 0)
-	if err != nil || !ans.ok() {
+	ans, err := a.CallOnce(ctx, http.MethodGet, "/webhook", nil)
+	if err != nil || !ans.OK() {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "vplan: could not list webhooks to remove a failed registration; check vPlan under Settings -> Developers",
 			slog.String("description", key.description))
 		return
 	}
-	for _, h := range decodeWebhooks(ans.body) {
+	for _, h := range decodeWebhooks(ans.Body) {
 		if h.URL != key.url || h.Description != key.description || h.ID == "" || h.ID == keepID {
 			continue
 		}
-		del, err := a.doWith(ctx, http.MethodDelete, "/webhook/"+url.PathEscape(h.ID), nil, 0)
-		if err != nil || !(del.ok() || del.status == http.StatusNotFound) {
+		del, err := a.CallOnce(ctx, http.MethodDelete, "/webhook/"+url.PathEscape(h.ID), nil)
+		if err != nil || !(del.OK() || del.Status == http.StatusNotFound) {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "vplan: could not remove a registration left by a failed or retried registration",
 				slog.String("webhook_id", h.ID))
 			continue
@@ -516,91 +371,4 @@ func idString(raw json.RawMessage) string {
 		return string(bytes.TrimSpace(raw))
 	}
 	return ""
-}
-
-// providerMessage extracts vPlan's error message from an answer: "message"
-// (Laravel's shape, also with "errors"), "error" as a string or
-// {"message"}, "errors" as a list of strings or {"message"}; else the body
-// as text; else the status text.
-func providerMessage(status int, body []byte) string {
-	var doc map[string]json.RawMessage
-	msg := ""
-	if json.Unmarshal(body, &doc) == nil {
-		msg = firstMessage(doc["message"], doc["error"], doc["errors"], doc["detail"], doc["title"])
-	}
-	if msg == "" && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("<")) {
-		msg = string(body)
-	}
-	msg = strings.Join(strings.Fields(msg), " ")
-	if msg == "" {
-		msg = http.StatusText(status)
-	}
-	if msg == "" {
-		msg = "no message"
-	}
-	return truncate(msg, maxMessage)
-}
-
-// firstMessage returns the first readable message among candidates: a
-// string, an object's "message", or the messages of an array (joined), or
-// of an object of arrays (Laravel's validation errors).
-func firstMessage(candidates ...json.RawMessage) string {
-	for _, raw := range candidates {
-		switch plugins.JSONKind(raw) {
-		case "a string":
-			var s string
-			if json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != "" {
-				return s
-			}
-		case "an object":
-			var obj map[string]json.RawMessage
-			if json.Unmarshal(raw, &obj) != nil {
-				continue
-			}
-			if m := firstMessage(obj["message"]); m != "" {
-				return m
-			}
-			keys := make([]string, 0, len(obj))
-			for k := range obj {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			var parts []string
-			for _, k := range keys {
-				if m := firstMessage(obj[k]); m != "" {
-					parts = append(parts, m)
-				}
-			}
-			if len(parts) > 0 {
-				return strings.Join(parts, "; ")
-			}
-		case "an array":
-			var list []json.RawMessage
-			if json.Unmarshal(raw, &list) != nil {
-				continue
-			}
-			var parts []string
-			for _, item := range list {
-				if m := firstMessage(item); m != "" {
-					parts = append(parts, m)
-				}
-			}
-			if len(parts) > 0 {
-				return strings.Join(parts, "; ")
-			}
-		}
-	}
-	return ""
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -298,7 +298,7 @@ func TestSubscribeTimesOut(t *testing.T) {
 	pe, ok := errors.AsType[*plugins.ProviderError](err)
 	require.True(t, ok, "a timeout is a *plugins.ProviderError: %v", err)
 	assert.Zero(t, pe.StatusCode, "no answer: status 0")
-	assert.Equal(t, "vPlan did not answer POST /webhook within 300ms (3 tries)", pe.Message)
+	assert.Equal(t, "timed out: vPlan did not answer POST /webhook within 300ms (3 tries)", pe.Message)
 	assert.Less(t, time.Since(start), 10*time.Second, "bounded by the per-try timeout")
 	noSecrets(t, "the error", err.Error())
 	noSecrets(t, "the log", s.logs.String())
@@ -325,7 +325,7 @@ func TestSubscribeUnreachable(t *testing.T) {
 	pe, ok := errors.AsType[*plugins.ProviderError](err)
 	require.True(t, ok, "%v", err)
 	assert.Zero(t, pe.StatusCode)
-	assert.Contains(t, pe.Message, "cannot reach vPlan at "+gone.URL+"/v1 for POST /webhook (3 tries)")
+	assert.Contains(t, pe.Message, "could not reach vPlan at "+gone.URL+"/v1 for POST /webhook (3 tries)")
 	noSecrets(t, "the error", err.Error())
 }
 

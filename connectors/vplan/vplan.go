@@ -9,12 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/provider"
 )
 
 // ID is the service id: inbound URLs, mapping file name, connection service_id.
@@ -32,11 +32,12 @@ const (
 	CredentialAPIEnv = "api_env"
 )
 
-// Defaults of Config: a hung vPlan costs at most about
-// (RetryMax+1) * TryTimeout plus backoff, inside the hub's own deadline.
+// Defaults of Config (those of plugins/provider, which makes the calls): a
+// hung vPlan costs at most about (RetryMax+1) * TryTimeout plus backoff,
+// inside the hub's own deadline.
 const (
-	DefaultTryTimeout = 10 * time.Second
-	DefaultRetryMax   = 2
+	DefaultTryTimeout = provider.DefaultTryTimeout // 10 s
+	DefaultRetryMax   = provider.DefaultRetries    // 2
 )
 
 const (
@@ -62,7 +63,8 @@ type Config struct {
 	// (default DefaultRetryMax; negative: never).
 	RetryMax int
 	// RetryWaitMin and RetryWaitMax bound the backoff between tries
-	// (default 500 ms and 2 s).
+	// (default 500 ms and 2 s; a RetryWaitMax below RetryWaitMin is raised
+	// to it). A Retry-After header is honoured up to RetryWaitMax.
 	RetryWaitMin, RetryWaitMax time.Duration
 	// Logger receives the connector's log lines; nil means slog.Default()
 	// at the time of the call, which plugins.Serve routes to the hub's log.
@@ -73,31 +75,24 @@ type Config struct {
 // Connector implements plugins.Connector for vPlan. It keeps no state
 // between calls besides a pool of HTTP connections.
 type Connector struct {
-	cfg       Config
-	transport http.RoundTripper
+	cfg  Config
+	http *provider.Client
 }
 
 // New returns the vPlan connector with the default Config.
 func New() *Connector { return NewWithConfig(Config{}) }
 
-// NewWithConfig returns the vPlan connector tuned by cfg.
+// NewWithConfig returns the vPlan connector tuned by cfg; the client
+// applies the defaults of its zero fields.
 func NewWithConfig(cfg Config) *Connector {
-	if cfg.TryTimeout <= 0 {
-		cfg.TryTimeout = DefaultTryTimeout
-	}
-	switch {
-	case cfg.RetryMax == 0:
-		cfg.RetryMax = DefaultRetryMax
-	case cfg.RetryMax < 0:
-		cfg.RetryMax = 0
-	}
-	if cfg.RetryWaitMin <= 0 {
-		cfg.RetryWaitMin = 500 * time.Millisecond
-	}
-	if cfg.RetryWaitMax < cfg.RetryWaitMin {
-		cfg.RetryWaitMax = max(2*time.Second, cfg.RetryWaitMin)
-	}
-	return &Connector{cfg: cfg, transport: http.DefaultTransport.(*http.Transport).Clone()}
+	return &Connector{cfg: cfg, http: provider.New(provider.Config{
+		Name:         "vPlan",
+		TryTimeout:   cfg.TryTimeout,
+		Retries:      cfg.RetryMax,
+		RetryWaitMin: cfg.RetryWaitMin,
+		RetryWaitMax: cfg.RetryWaitMax,
+		UserAgent:    "Switchboard-vPlan-connector/" + Version,
+	}, nil)}
 }
 
 var _ plugins.Connector = (*Connector)(nil)
