@@ -109,8 +109,12 @@ type inboundEvent struct {
 func (s *Service) inbound(c *gin.Context) {
 	serviceID := c.Param("service_id")
 	started := s.cfg.Now()
+	// The metric is labelled with the service id only once a connection
+	// vouches for it: the URL is anyone's to make up, and an arbitrary label
+	// value would grow the metric without bound (or fail as invalid UTF-8).
+	label := "unknown"
 	reject := func(reason string, err error) {
-		s.cfg.Metrics.InboundRequests.WithLabelValues(serviceID, reason).Inc()
+		s.cfg.Metrics.InboundRequests.WithLabelValues(label, reason).Inc()
 		api.WriteError(c, err)
 	}
 
@@ -124,7 +128,9 @@ func (s *Service) inbound(c *gin.Context) {
 	case err != nil:
 		reject("error", err)
 		return
-	case conn.Status != store.ConnectionActive:
+	}
+	label = conn.ServiceID
+	if conn.Status != store.ConnectionActive {
 		reject("connection_disabled", &api.Error{Status: http.StatusNotFound, TypeName: api.TypeEntityNotFound,
 			Message: "the connection of this inbound URL is disabled"})
 		return
@@ -179,7 +185,7 @@ func (s *Service) inbound(c *gin.Context) {
 		s.cfg.Metrics.EventsPublished.WithLabelValues(event.SourceNative, strconv.FormatBool(pub.Duplicate)).Inc()
 		stored = append(stored, inboundEvent{ID: pub.Event.ID, EventType: pub.Event.EventType, Duplicate: pub.Duplicate})
 	}
-	s.cfg.Metrics.InboundRequests.WithLabelValues(serviceID, "accepted").Inc()
+	s.cfg.Metrics.InboundRequests.WithLabelValues(label, "accepted").Inc()
 	s.log.Debug("inbound webhook stored", "service_id", serviceID, "connection_id", conn.ID,
 		"events", len(stored), "duration", s.cfg.Now().Sub(started))
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub/api/apitest"
 	"github.com/switchboardhq/switchboard/hub/ingest"
 	"github.com/switchboardhq/switchboard/hub/mapping"
+	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/secret"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/hub/store/sqlite"
@@ -49,16 +51,17 @@ func (c *connectors) HandleInbound(ctx context.Context, serviceID string, req *p
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	st      *sqlite.Store
 	conns   *connectors
 	handler http.Handler
 	conn    *store.Connection
 	secret  string // the connection's dVersum signing secret
 	sub     *store.Subscription
+	metrics *metric.Metrics
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	box, err := secret.NewBox(bytes.Repeat([]byte{1}, secret.KeySize))
 	require.NoError(t, err)
@@ -71,9 +74,10 @@ func newEnv(t *testing.T) *env {
 	reg, err := mapping.NewRegistry(mapping.RegistryConfig{Embedded: mappings.FS})
 	require.NoError(t, err)
 	conns := &connectors{client: plugintest.Connect(t, dversum.New())}
+	metrics := metric.New()
 	ing := ingest.New(ingest.Config{
 		Store: st, Connectors: conns, Mappings: reg.Current, MappingStatus: reg.Status,
-		PublicURL: "https://hub.example.com",
+		PublicURL: "https://hub.example.com", Metrics: metrics,
 	})
 	handler, err := api.New(api.Config{Store: st, BootstrapKey: apiKey, Routes: ing.Routes(), MaxBodyBytes: 64 << 10})
 	require.NoError(t, err)
@@ -92,7 +96,7 @@ func newEnv(t *testing.T) *env {
 	sub := &store.Subscription{UnifiedAPI: "accounting", Status: store.StatusEnabled, DeliveryURL: "https://example.com/hook",
 		Events: []string{"accounting.invoice.updated"}, Secret: whsec}
 	require.NoError(t, st.CreateSubscription(t.Context(), sub))
-	return &env{t: t, st: st, conns: conns, handler: handler, conn: conn, secret: signing, sub: sub}
+	return &env{t: t, st: st, conns: conns, handler: handler, conn: conn, secret: signing, sub: sub, metrics: metrics}
 }
 
 type response struct {
@@ -293,4 +297,37 @@ func TestMappingPreviewStoresNothing(t *testing.T) {
 	files := status.json["data"].([]any)
 	require.NotEmpty(t, files)
 	assert.Equal(t, true, files[0].(map[string]any)["ok"])
+}
+
+// TestInboundMetricsLabelOnlyKnownServices: the service id in an inbound URL
+// is anyone's to make up, so it becomes a metric label only once a
+// connection vouches for it; everything else counts as "unknown".
+func TestInboundMetricsLabelOnlyKnownServices(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, service := range []string{"made-up", "another-made-up", "dversum"} {
+		r := e.send(http.MethodPost, "/webhook/inbound/"+service+"/not-a-token", []byte(`{}`), nil)
+		require.Equal(t, http.StatusNotFound, r.status)
+	}
+	body := []byte(`{"event":"invoice.updated","data":{"id":"inv_1"}}`)
+	require.Equal(t, http.StatusUnauthorized, e.inbound(body, "wrong-secret").status)
+
+	assert.Equal(t, 3.0, testutil.ToFloat64(e.metrics.InboundRequests.WithLabelValues("unknown", "unknown_token")))
+	families, err := e.metrics.Registry.Gather()
+	require.NoError(t, err)
+	services := map[string]bool{}
+	for _, f := range families {
+		if f.GetName() != "switchboard_inbound_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "service" {
+					services[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]bool{"unknown": true, "dversum": true}, services,
+		"made-up service ids get no series of their own; the vouched-for dversum does (its bad signature)")
 }
