@@ -30,9 +30,9 @@ func TestPublishEvent(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
 	assert.Equal(t, "Accepted", res.JSON["status"])
 	assert.Equal(t, 202.0, res.JSON["status_code"])
-	id := res.str("data", "id")
-	assert.Equal(t, "accounting.invoice.paid", res.str("data", "event_type"))
-	assert.Equal(t, 2.0, res.data()["deliveries"], "the * subscription and the one for the base type")
+	id := res.Str("data", "id")
+	assert.Equal(t, "accounting.invoice.paid", res.Str("data", "event_type"))
+	assert.Equal(t, 2.0, res.Data()["deliveries"], "the * subscription and the one for the base type")
 	assert.Empty(t, res.Header.Get("Idempotent-Replayed"))
 
 	ev, err := h.store.GetEvent(context.Background(), id)
@@ -48,7 +48,7 @@ func TestPublishEvent(t *testing.T) {
 
 	got := h.get("/webhook/events/" + id)
 	require.Equal(t, http.StatusOK, got.Status, "%s", got.Body)
-	d := got.data()
+	d := got.Data()
 	assert.Equal(t, id, d["id"])
 	assert.Equal(t, "accounting.invoice.updated", d["base_event_type"])
 	assert.Nil(t, d["connection_id"])
@@ -70,13 +70,13 @@ func TestPublishEvent(t *testing.T) {
 		"entity_type": "issue", "base_event_type": "issue-tracking.ticket.updated", "service_id": "vplan",
 	})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
-	ev, err = h.store.GetEvent(context.Background(), res.str("data", "id"))
+	ev, err = h.store.GetEvent(context.Background(), res.Str("data", "id"))
 	require.NoError(t, err)
 	assert.Equal(t, "issue", ev.EntityType)
 	assert.Equal(t, "issue-tracking.ticket.updated", ev.BaseEventType)
 	assert.Equal(t, "vplan", ev.ServiceID)
 	assert.Equal(t, "issue-tracking", ev.UnifiedAPI)
-	assert.Equal(t, 0.0, res.data()["deliveries"])
+	assert.Equal(t, 0.0, res.Data()["deliveries"])
 
 	assert.Equal(t, 2.0, counterValue(t, h.metrics.EventsPublished.WithLabelValues("api", "false")))
 
@@ -93,22 +93,22 @@ func TestPublishIdempotency(t *testing.T) {
 	}
 	first := h.post("/webhook/events", body)
 	require.Equal(t, http.StatusAccepted, first.Status, "%s", first.Body)
-	id := first.str("data", "id")
+	id := first.Str("data", "id")
 
 	// The same request, keys in another order and spaced differently.
 	same := `{"idempotency_key":"k-1", "entity": {"b": {"c": true}, "a": 1}, "entity_id":"inv_1","consumer_id":"acme","event_type":"accounting.invoice.created"}`
 	second := h.post("/webhook/events", same)
 	require.Equal(t, http.StatusAccepted, second.Status, "%s", second.Body)
-	assert.Equal(t, id, second.str("data", "id"))
+	assert.Equal(t, id, second.Str("data", "id"))
 	assert.Equal(t, "true", second.Header.Get("Idempotent-Replayed"))
-	assert.Equal(t, 1.0, second.data()["deliveries"], "the deliveries the first request made")
+	assert.Equal(t, 1.0, second.Data()["deliveries"], "the deliveries the first request made")
 
 	// The key may come as a header too.
 	hdr := h.do(req{Method: "POST", Path: "/webhook/events", Key: bootstrapKey,
 		Body:   map[string]any{"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1", "entity": map[string]any{"a": 1, "b": map[string]any{"c": true}}},
 		Header: map[string]string{"Idempotency-Key": "k-1"}})
 	require.Equal(t, http.StatusAccepted, hdr.Status, "%s", hdr.Body)
-	assert.Equal(t, id, hdr.str("data", "id"))
+	assert.Equal(t, id, hdr.Str("data", "id"))
 
 	changed := h.post("/webhook/events", map[string]any{
 		"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_2", "idempotency_key": "k-1",
@@ -120,7 +120,7 @@ func TestPublishIdempotency(t *testing.T) {
 		"event_type": "accounting.invoice.created", "consumer_id": "globex", "entity_id": "inv_2", "idempotency_key": "k-1",
 	})
 	require.Equal(t, http.StatusAccepted, other.Status, "%s", other.Body)
-	assert.NotEqual(t, id, other.str("data", "id"))
+	assert.NotEqual(t, id, other.Str("data", "id"))
 
 	_, events := h.counts()
 	assert.Equal(t, 2, events)
@@ -187,9 +187,9 @@ func TestListEvents(t *testing.T) {
 
 	all := h.get("/webhook/events")
 	require.Equal(t, http.StatusOK, all.Status, "%s", all.Body)
-	assert.Len(t, all.list(), 6)
-	assert.Equal(t, globex, all.list()[0]["id"], "newest first")
-	assert.NotContains(t, all.list()[0], "deliveries", "lists leave deliveries out")
+	assert.Len(t, all.List(), 6)
+	assert.Equal(t, globex, all.List()[0]["id"], "newest first")
+	assert.NotContains(t, all.List()[0], "deliveries", "lists leave deliveries out")
 
 	byConsumer := h.get("/webhook/events?filter[consumer_id]=acme&limit=2")
 	var seen []string
@@ -222,16 +222,16 @@ func TestReplay(t *testing.T) {
 
 	res := h.post("/webhook/events/"+id+"/replay", nil)
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
-	assert.Equal(t, id, res.str("data", "event_id"))
-	assert.Equal(t, 2.0, res.data()["deliveries"])
+	assert.Equal(t, id, res.Str("data", "event_id"))
+	assert.Equal(t, 2.0, res.Data()["deliveries"])
 
 	res = h.post("/webhook/events/"+id+"/replay", map[string]any{"subscription_id": a})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
-	assert.Equal(t, 1.0, res.data()["deliveries"])
+	assert.Equal(t, 1.0, res.Data()["deliveries"])
 
 	res = h.post("/webhook/events/"+id+"/replay", map[string]any{"subscription_id": crm})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
-	assert.Equal(t, 0.0, res.data()["deliveries"], "a subscription that does not match gets nothing")
+	assert.Equal(t, 0.0, res.Data()["deliveries"], "a subscription that does not match gets nothing")
 
 	ds, err := h.store.ListDeliveries(ctx, id)
 	require.NoError(t, err)
@@ -241,7 +241,7 @@ func TestReplay(t *testing.T) {
 		perSub[d.SubscriptionID]++
 	}
 	assert.Equal(t, map[string]int{a: 3, b: 2}, perSub)
-	assert.Len(t, h.get("/webhook/events/" + id).data()["deliveries"], 5)
+	assert.Len(t, h.get("/webhook/events/" + id).Data()["deliveries"], 5)
 
 	missing := "01938a8e-7d1c-7c4e-9d7e-2b1f4a9c0e11"
 	requireError(t, h.post("/webhook/events/"+missing+"/replay", nil), 404, "EntityNotFoundError", "event "+missing+" not found")

@@ -75,7 +75,7 @@ func TestLogs(t *testing.T) {
 	res := h.get("/webhook/logs?limit=200")
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
 	assert.Equal(t, ids, idsOf(res))
-	item := res.list()[0]
+	item := res.List()[0]
 	for _, f := range []string{"id", "event_id", "event_type", "subscription_id", "consumer_id", "service", "endpoint",
 		"status_code", "success", "execution_attempt", "timestamp", "response_body", "retry_scheduled",
 		"unified_api", "duration_ms", "error"} {
@@ -87,7 +87,7 @@ func TestLogs(t *testing.T) {
 	requireError(t, refused, 400, "RequestValidationError", "filter[error] is not a supported filter")
 
 	var noAnswer map[string]any
-	for _, it := range res.list() {
+	for _, it := range res.List() {
 		if it["error"] != nil {
 			noAnswer = it
 		}
@@ -134,10 +134,10 @@ func TestLogs(t *testing.T) {
 		})
 	}
 
-	evID := res.list()[0]["event_id"].(string)
+	evID := res.List()[0]["event_id"].(string)
 	byEvent := h.get("/webhook/logs?filter[event_id]=" + url.QueryEscape(evID))
-	require.Len(t, byEvent.list(), 2)
-	for _, it := range byEvent.list() {
+	require.Len(t, byEvent.List(), 2)
+	for _, it := range byEvent.List() {
 		assert.Equal(t, evID, it["event_id"])
 	}
 
@@ -158,7 +158,7 @@ func walk(t *testing.T, h *hub, path string) []map[string]any {
 	for page := h.get(path); ; page = h.get(nextPath(page)) {
 		require.Equal(t, http.StatusOK, page.Status, "%s", page.Body)
 		pages = append(pages, page)
-		for _, it := range page.list() {
+		for _, it := range page.List() {
 			id := it["id"].(string)
 			require.False(t, seen[id], "item %s on two pages", id)
 			seen[id] = true

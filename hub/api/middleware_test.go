@@ -165,15 +165,15 @@ func TestExtraRoutes(t *testing.T) {
 	h.offSpec = true
 	res := h.do(req{Method: "GET", Path: "/vault/connections", Key: bootstrapKey})
 	require.Equal(t, 200, res.Status, "%s", res.Body)
-	assert.Equal(t, apikey.BootstrapID, res.str("data", "key"))
-	assert.Equal(t, res.Header.Get("Request-Id"), res.str("data", "request_id"))
+	assert.Equal(t, apikey.BootstrapID, res.Str("data", "key"))
+	assert.Equal(t, res.Header.Get("Request-Id"), res.Str("data", "request_id"))
 	requireError(t, h.do(req{Method: "GET", Path: "/vault/connections"}), 401, "UnauthorizedError", "missing API key")
 	requireError(t, h.do(req{Method: "GET", Path: "/vault/connections", Key: h.createKey(apikey.ScopeWebhooksWrite)}), 403, "ForbiddenError", "connections:write")
 
 	res = h.do(req{Method: "POST", Path: "/webhook/inbound/dversum/tok", Body: map[string]any{"event": "invoice.paid"}})
 	require.Equal(t, 202, res.Status, "%s", res.Body)
-	assert.Equal(t, "invoice.paid", res.str("data", "event"))
-	assert.Equal(t, true, res.data()["key"])
+	assert.Equal(t, "invoice.paid", res.Str("data", "event"))
+	assert.Equal(t, true, res.Data()["key"])
 	requireError(t, h.do(req{Method: "POST", Path: "/webhook/inbound/dversum/missing", Body: map[string]any{}}), 404, "EntityNotFoundError", "connection missing not found")
 	requireError(t, h.do(req{Method: "POST", Path: "/webhook/inbound/dversum/tok", Body: "{"}), 400, "RequestValidationError", "not valid JSON")
 	requireError(t, h.do(req{Method: "POST", Path: "/webhook/inbound/dversum/tok", Body: `{"event":"` + strings.Repeat("x", 1<<20) + `"}`}), 413, "RequestTooLargeError", "limit")
@@ -208,17 +208,17 @@ func TestLimitAtStoreCap(t *testing.T) {
 		}))
 	}
 	full := h.get("/webhook/webhooks?limit=200")
-	require.Len(t, full.list(), 200)
+	require.Len(t, full.List(), 200)
 	assert.Nil(t, full.JSON["meta"].(map[string]any)["cursors"].(map[string]any)["next"], "exactly 200: no next page")
 
 	require.NoError(t, h.store.CreateSubscription(ctx, &store.Subscription{
 		UnifiedAPI: "accounting", Status: "enabled", DeliveryURL: "https://example.com/", Events: []string{"*"}, Secret: "whsec_x",
 	}))
 	full = h.get("/webhook/webhooks?limit=200")
-	require.Len(t, full.list(), 200)
+	require.Len(t, full.List(), 200)
 	require.NotNil(t, full.JSON["meta"].(map[string]any)["cursors"].(map[string]any)["next"], "201: a next page")
 	last := h.get(nextPath(full))
-	require.Len(t, last.list(), 1)
+	require.Len(t, last.List(), 1)
 	back := h.get(prevPath(last))
 	assert.Equal(t, idsOf(full), idsOf(back))
 	assert.Nil(t, back.JSON["links"].(map[string]any)["previous"])
@@ -253,15 +253,15 @@ func TestLogging(t *testing.T) {
 		"unified_api": "accounting", "status": "enabled", "delivery_url": "https://example.com/h", "events": []string{"*"},
 	}})
 	require.Equal(t, 201, res.Status)
-	secret := res.str("data", "secret")
-	rot := h.post("/webhook/webhooks/"+res.str("data", "id")+"/rotate-secret", nil)
+	secret := res.Str("data", "secret")
+	rot := h.post("/webhook/webhooks/"+res.Str("data", "id")+"/rotate-secret", nil)
 	h.get("/webhook/webhooks?filter[x]=1")
 	h.offSpec = true
 	h.do(req{Method: "POST", Path: "/webhook/inbound/dversum/tok-c0ffee-inbound", Body: map[string]any{}})
 
 	out := logs.String()
 	assert.Contains(t, out, `"path":"/webhook/inbound/dversum/[redacted]"`, "inbound requests are logged without their token")
-	for _, s := range []string{secret, rot.str("data", "secret"), key, bootstrapKey, "tok-c0ffee-inbound"} {
+	for _, s := range []string{secret, rot.Str("data", "secret"), key, bootstrapKey, "tok-c0ffee-inbound"} {
 		assert.NotContains(t, out, s, "no secret or key in the log")
 	}
 	var line map[string]any

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/api/apitest"
 )
 
 // mountedBy marks a documented operation as served by another package
@@ -23,7 +24,7 @@ const mountedBy = "x-mounted-by"
 // every route served is documented and every documented operation is served.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	t.Parallel()
-	doc, err := spec()
+	doc, err := apitest.Spec()
 	require.NoError(t, err)
 	h := newHub(t)
 	engine, ok := h.handler.(*gin.Engine)
@@ -58,7 +59,7 @@ func TestOpenAPIServed(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status)
 	assert.JSONEq(t, string(api.OpenAPI()), string(res.Body))
 
-	doc, err := spec()
+	doc, err := apitest.Spec()
 	require.NoError(t, err)
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {

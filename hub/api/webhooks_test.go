@@ -30,7 +30,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
 	assert.Equal(t, float64(201), res.JSON["status_code"])
 	assert.Equal(t, "Created", res.JSON["status"])
-	d := res.data()
+	d := res.Data()
 	id := d["id"].(string)
 	secret := d["secret"].(string)
 	assert.True(t, strings.HasPrefix(secret, "whsec_"), secret)
@@ -53,13 +53,13 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	get := h.get("/webhook/webhooks/" + id)
 	require.Equal(t, http.StatusOK, get.Status)
 	assert.Equal(t, "OK", get.JSON["status"])
-	assert.NotContains(t, get.data(), "secret")
+	assert.NotContains(t, get.Data(), "secret")
 	assert.NotContains(t, string(get.Body), secret)
 
 	list := h.get("/webhook/webhooks")
 	require.Equal(t, http.StatusOK, list.Status)
-	require.Len(t, list.list(), 1)
-	assert.Equal(t, id, list.list()[0]["id"])
+	require.Len(t, list.List(), 1)
+	assert.Equal(t, id, list.List()[0]["id"])
 	assert.NotContains(t, string(list.Body), secret)
 
 	// PATCH changes only what is sent; null clears optional fields.
@@ -67,7 +67,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		"description": nil, "consumer_id": nil, "retry_schedule": []int{1, 2}, "delivery_url": "http://10.0.0.1:9000/x",
 	})
 	require.Equal(t, http.StatusOK, upd.Status, "%s", upd.Body)
-	d = upd.data()
+	d = upd.Data()
 	assert.Nil(t, d["description"])
 	assert.Nil(t, d["consumer_id"])
 	assert.Equal(t, []any{1.0, 2.0}, d["retry_schedule"])
@@ -82,13 +82,13 @@ func TestSubscriptionLifecycle(t *testing.T) {
 
 	upd = h.patch("/webhook/webhooks/"+id, map[string]any{"retry_schedule": nil, "events": []string{"*"}})
 	require.Equal(t, http.StatusOK, upd.Status, "%s", upd.Body)
-	assert.Equal(t, []any{5.0, 300.0, 1800.0}, upd.data()["retry_schedule"], "null returns to the default")
-	assert.Equal(t, []any{"*"}, upd.data()["events"])
+	assert.Equal(t, []any{5.0, 300.0, 1800.0}, upd.Data()["retry_schedule"], "null returns to the default")
+	assert.Equal(t, []any{"*"}, upd.Data()["events"])
 
 	// Rotation returns the new secret once; the old one is kept for the grace period.
 	rot := h.post("/webhook/webhooks/"+id+"/rotate-secret", nil)
 	require.Equal(t, http.StatusOK, rot.Status, "%s", rot.Body)
-	newSecret := rot.str("data", "secret")
+	newSecret := rot.Str("data", "secret")
 	assert.True(t, strings.HasPrefix(newSecret, "whsec_"))
 	assert.NotEqual(t, secret, newSecret)
 	stored, err = h.store.GetSubscription(context.Background(), id)
@@ -100,8 +100,8 @@ func TestSubscriptionLifecycle(t *testing.T) {
 
 	del := h.del("/webhook/webhooks/" + id)
 	require.Equal(t, http.StatusOK, del.Status, "%s", del.Body)
-	assert.Equal(t, id, del.str("data", "id"))
-	assert.NotContains(t, del.data(), "secret")
+	assert.Equal(t, id, del.Str("data", "id"))
+	assert.NotContains(t, del.Data(), "secret")
 	requireError(t, h.get("/webhook/webhooks/"+id), 404, "EntityNotFoundError", "subscription "+id+" not found")
 	requireError(t, h.del("/webhook/webhooks/"+id), 404, "EntityNotFoundError", "not found")
 	requireError(t, h.patch("/webhook/webhooks/"+id, map[string]any{"description": "x"}), 404, "EntityNotFoundError", "not found")
@@ -136,12 +136,12 @@ func TestSubscriptionStatus(t *testing.T) {
 	ctx := context.Background()
 	id := h.subscribe(map[string]any{"status": "disabled"})
 	got := h.get("/webhook/webhooks/" + id)
-	assert.Equal(t, "disabled", got.str("data", "status"))
-	assert.Equal(t, "manual", got.str("data", "disabled_reason"))
+	assert.Equal(t, "disabled", got.Str("data", "status"))
+	assert.Equal(t, "manual", got.Str("data", "disabled_reason"))
 
 	enabled := h.patch("/webhook/webhooks/"+id, map[string]any{"status": "enabled"})
 	require.Equal(t, http.StatusOK, enabled.Status, "%s", enabled.Body)
-	assert.Equal(t, "none", enabled.str("data", "disabled_reason"))
+	assert.Equal(t, "none", enabled.Str("data", "disabled_reason"))
 
 	// Let a failed try build a streak, then have the hub disable it.
 	evID := h.publish(map[string]any{"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1"})
@@ -154,18 +154,18 @@ func TestSubscriptionStatus(t *testing.T) {
 		Attempts: []store.Attempt{{EventID: evID, EventType: "accounting.invoice.created", Endpoint: "https://example.com/hook", StatusCode: 500, ExecutionAttempt: 1}},
 	}}))
 	got = h.get("/webhook/webhooks/" + id)
-	assert.Equal(t, "disabled", got.str("data", "status"))
-	assert.Equal(t, "retry_limit", got.str("data", "disabled_reason"))
-	assert.Equal(t, 1.0, got.data()["fail_streak"])
-	assert.NotNil(t, got.data()["fail_streak_started_at"])
-	assert.NotNil(t, got.data()["last_failed_at"])
+	assert.Equal(t, "disabled", got.Str("data", "status"))
+	assert.Equal(t, "retry_limit", got.Str("data", "disabled_reason"))
+	assert.Equal(t, 1.0, got.Data()["fail_streak"])
+	assert.NotNil(t, got.Data()["fail_streak_started_at"])
+	assert.NotNil(t, got.Data()["last_failed_at"])
 
 	// Disabling again keeps the hub's reason; re-enabling clears reason and streak.
 	again := h.patch("/webhook/webhooks/"+id, map[string]any{"status": "disabled"})
-	assert.Equal(t, "retry_limit", again.str("data", "disabled_reason"))
+	assert.Equal(t, "retry_limit", again.Str("data", "disabled_reason"))
 	enabled = h.patch("/webhook/webhooks/"+id, map[string]any{"status": "enabled"})
 	require.Equal(t, http.StatusOK, enabled.Status, "%s", enabled.Body)
-	d := enabled.data()
+	d := enabled.Data()
 	assert.Equal(t, "enabled", d["status"])
 	assert.Equal(t, "none", d["disabled_reason"])
 	assert.Equal(t, 0.0, d["fail_streak"])
@@ -412,7 +412,7 @@ func TestPagination(t *testing.T) {
 
 func idsOf(r response) []string {
 	var out []string
-	for _, it := range r.list() {
+	for _, it := range r.List() {
 		out = append(out, it["id"].(string))
 	}
 	return out

@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -321,32 +318,8 @@ func newHub(t *testing.T, opts ...hubOption) *hub {
 	return h
 }
 
-// response is a recorded answer with its decoded JSON.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-	JSON   map[string]any
-}
-
-func (r response) data() map[string]any {
-	d, _ := r.JSON["data"].(map[string]any)
-	return d
-}
-
-func (r response) list() []map[string]any {
-	items, _ := r.JSON["data"].([]any)
-	out := make([]map[string]any, len(items))
-	for i, it := range items {
-		out[i] = it.(map[string]any)
-	}
-	return out
-}
-
-func (r response) str(key string) string {
-	s, _ := r.data()[key].(string)
-	return s
-}
+// response is a recorded answer (apitest.Response).
+type response = apitest.Response
 
 // req is one request; Consumer sets x-consumer-id, Key the bearer key
 // (bootstrapKey when empty; "-" sends none).
@@ -361,34 +334,19 @@ type req struct {
 // do sends r and checks the answer against openapi.json.
 func (h *hub) do(r req) response {
 	h.t.Helper()
-	var body io.Reader
-	switch b := r.Body.(type) {
-	case nil:
-	case string:
-		body = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		require.NoError(h.t, err)
-		body = bytes.NewReader(raw)
-	}
-	httpReq := httptest.NewRequest(r.Method, r.Path, body)
-	if r.Body != nil {
-		httpReq.Header.Set("Content-Type", "application/json")
-	}
+	header := http.Header{}
 	switch r.Key {
 	case "":
-		httpReq.Header.Set("Authorization", "Bearer "+bootstrapKey)
+		header.Set("Authorization", "Bearer "+bootstrapKey)
 	case "-":
 	default:
-		httpReq.Header.Set("Authorization", "Bearer "+r.Key)
+		header.Set("Authorization", "Bearer "+r.Key)
 	}
 	if r.Consumer != "" {
-		httpReq.Header.Set(vault.ConsumerHeader, r.Consumer)
+		header.Set(vault.ConsumerHeader, r.Consumer)
 	}
-	rec := httptest.NewRecorder()
-	h.handler.ServeHTTP(rec, httpReq)
-	res := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
-	require.NoError(h.t, json.Unmarshal(res.Body, &res.JSON), "response is JSON: %s", res.Body)
+	res := apitest.Serve(h.t, h.handler, r.Method, r.Path, r.Body, header)
+	require.NotNil(h.t, res.JSON, "response is JSON: %s", res.Body)
 	apitest.Conforms(h.t, r.Method, r.Path, res.Status, res.Header, res.Body)
 	h.mu.Lock()
 	h.bodies = append(h.bodies, string(res.Body))

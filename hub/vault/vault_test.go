@@ -81,7 +81,7 @@ func TestCatalogue(t *testing.T) {
 
 	res := h.get("", "/connector/connectors")
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	list := res.list()
+	list := res.List()
 	require.Len(t, list, 3)
 	assert.Equal(t, []any{"broken", "managed", "signer"}, []any{list[0]["id"], list[1]["id"], list[2]["id"]}, "sorted by id")
 
@@ -108,7 +108,7 @@ func TestCatalogue(t *testing.T) {
 
 	res = h.get("", "/connector/connectors/signer")
 	require.Equal(t, http.StatusOK, res.Status)
-	assert.Equal(t, "Signer", res.str("name"))
+	assert.Equal(t, "Signer", res.Str("data", "name"))
 	requireError(t, h.get("", "/connector/connectors/nope"), 404, "EntityNotFoundError", "connector nope not found")
 	requireError(t, h.do(req{Method: "GET", Path: "/connector/connectors", Key: "-"}), 401, "UnauthorizedError")
 }
@@ -117,9 +117,9 @@ func TestCreateSigningConnection(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
 	res := h.create(acme, map[string]any{"service_id": "signer", "settings": map[string]any{"region": "eu"}})
-	d := res.data()
-	id := res.str("id")
-	secret := res.str("signing_secret")
+	d := res.Data()
+	id := res.Str("data", "id")
+	secret := res.Str("data", "signing_secret")
 	require.Len(t, secret, 43, "a generated 32-byte secret, URL-safe base64")
 	assert.Equal(t, acme, d["consumer_id"])
 	assert.Equal(t, "signer", d["service_id"])
@@ -127,9 +127,9 @@ func TestCreateSigningConnection(t *testing.T) {
 	assert.Equal(t, false, d["registered"])
 	assert.Equal(t, map[string]any{"region": "eu"}, d["settings"])
 	assert.NotContains(t, d, "credentials")
-	webhookURL := res.str("webhook_url")
+	webhookURL := res.Str("data", "webhook_url")
 	require.True(t, strings.HasPrefix(webhookURL, publicURL+"/webhook/inbound/signer/"), webhookURL)
-	assert.Contains(t, res.str("message"), webhookURL, "the connector's instructions are passed on")
+	assert.Contains(t, res.Str("data", "message"), webhookURL, "the connector's instructions are passed on")
 
 	// The connector got the connection with the generated secret and the URL.
 	subs := h.signer.subscribed()
@@ -151,19 +151,19 @@ func TestCreateSigningConnection(t *testing.T) {
 	// Reading it shows the URL again but never the secret.
 	got := h.get(acme, "/vault/connections/"+id)
 	require.Equal(t, http.StatusOK, got.Status, "%s", got.Body)
-	assert.Equal(t, webhookURL, got.str("webhook_url"))
-	assert.NotContains(t, got.data(), "signing_secret")
-	assert.NotContains(t, got.data(), "message")
+	assert.Equal(t, webhookURL, got.Str("data", "webhook_url"))
+	assert.NotContains(t, got.Data(), "signing_secret")
+	assert.NotContains(t, got.Data(), "message")
 	list := h.get(acme, "/vault/connections")
-	require.Len(t, list.list(), 1)
-	assert.Equal(t, webhookURL, list.list()[0]["webhook_url"])
+	require.Len(t, list.List(), 1)
+	assert.Equal(t, webhookURL, list.List()[0]["webhook_url"])
 
 	// A caller that brings the provider's own secret does not get it back.
 	own := "provider-given-secret-0123456789"
 	res2 := h.create(acme, map[string]any{"service_id": "signer", "credentials": map[string]any{"signing_secret": own}})
-	assert.NotContains(t, res2.data(), "signing_secret")
+	assert.NotContains(t, res2.Data(), "signing_secret")
 	assert.Equal(t, own, h.signer.subscribed()[1].Connection.Credentials[plugins.CredentialSigningSecret])
-	assert.NotEqual(t, webhookURL, res2.str("webhook_url"), "every connection has its own token")
+	assert.NotEqual(t, webhookURL, res2.Str("data", "webhook_url"), "every connection has its own token")
 
 	h.requireNowhere([]string{secret, own}, res)
 }
@@ -172,10 +172,10 @@ func TestCreateManagedConnection(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
 	res := h.create(acme, managedBody())
-	id := res.str("id")
-	assert.Equal(t, true, res.data()["registered"])
-	assert.Equal(t, "registered at Managed", res.str("message"))
-	assert.NotContains(t, res.data(), "signing_secret", "this provider does not sign")
+	id := res.Str("data", "id")
+	assert.Equal(t, true, res.Data()["registered"])
+	assert.Equal(t, "registered at Managed", res.Str("data", "message"))
+	assert.NotContains(t, res.Data(), "signing_secret", "this provider does not sign")
 
 	subs := h.managed.subscribed()
 	require.Len(t, subs, 1)
@@ -191,7 +191,7 @@ func TestCreateManagedConnection(t *testing.T) {
 func TestConsumerHeaderRequired(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
-	id := h.create(acme, managedBody()).str("id")
+	id := h.create(acme, managedBody()).Str("data", "id")
 	for _, r := range []req{
 		{Method: "POST", Path: "/vault/connections", Body: managedBody()},
 		{Method: "GET", Path: "/vault/connections"},
@@ -208,7 +208,7 @@ func TestConsumerHeaderRequired(t *testing.T) {
 	assert.Len(t, h.managed.subscribed(), 1, "the refused create reached no connector")
 	assert.Empty(t, h.managed.unsubscribed())
 	assert.Equal(t, http.StatusOK, h.get(acme, "/vault/connections/"+id).Status, "the refused delete deleted nothing")
-	assert.Equal(t, "active", h.get(acme, "/vault/connections/"+id).str("status"))
+	assert.Equal(t, "active", h.get(acme, "/vault/connections/"+id).Str("data", "status"))
 }
 
 func TestScopes(t *testing.T) {
@@ -221,7 +221,7 @@ func TestScopes(t *testing.T) {
 		403, "ForbiddenError", "connections:write")
 	res := h.do(req{Method: "POST", Path: "/vault/connections", Consumer: acme, Key: writer, Body: managedBody()})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
-	id := res.str("id")
+	id := res.Str("data", "id")
 	assert.Equal(t, http.StatusOK, h.do(req{Method: "GET", Path: "/vault/connections/" + id, Consumer: acme, Key: readOnly}).Status)
 	requireError(t, h.do(req{Method: "DELETE", Path: "/vault/connections/" + id, Consumer: acme, Key: readOnly}), 403, "ForbiddenError")
 	requireError(t, h.do(req{Method: "GET", Path: "/connector/connectors", Key: writer}), 403, "ForbiddenError", "webhooks:read")
@@ -238,17 +238,17 @@ func createKey(t *testing.T, h *hub, scopes ...string) string {
 func TestConsumersAreIsolated(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
-	id := h.create(acme, managedBody()).str("id")
+	id := h.create(acme, managedBody()).Str("data", "id")
 
 	requireError(t, h.get(globex, "/vault/connections/"+id), 404, "EntityNotFoundError", "connection "+id+" not found")
 	requireError(t, h.patch(globex, "/vault/connections/"+id, map[string]any{"status": "disabled"}), 404, "EntityNotFoundError")
 	requireError(t, h.del(globex, "/vault/connections/"+id), 404, "EntityNotFoundError")
-	assert.Empty(t, h.get(globex, "/vault/connections").list())
+	assert.Empty(t, h.get(globex, "/vault/connections").List())
 	assert.Empty(t, h.managed.unsubscribed(), "another consumer's delete reached no connector")
 
 	res := h.get(acme, "/vault/connections/"+id)
 	require.Equal(t, http.StatusOK, res.Status)
-	assert.Equal(t, "active", res.str("status"))
+	assert.Equal(t, "active", res.Str("data", "status"))
 	requireError(t, h.get(acme, "/vault/connections/01938a8e-7d1c-7c4e-9d7e-2b1f4a9c0e11"), 404, "EntityNotFoundError")
 }
 
@@ -307,7 +307,7 @@ func TestCreateValidation(t *testing.T) {
 
 	assert.Empty(t, h.managed.subscribed(), "no invalid request reached the connector")
 	assert.Empty(t, h.signer.subscribed())
-	assert.Empty(t, h.get(acme, "/vault/connections").list())
+	assert.Empty(t, h.get(acme, "/vault/connections").List())
 	h.requireNowhere([]string{"wrong-secret-value", "short-secret"})
 }
 
@@ -325,7 +325,7 @@ func TestProviderRefusesRegistration(t *testing.T) {
 	assert.Equal(t, "managed", detail["service_id"])
 	assert.NotContains(t, string(res.Body), apiKey)
 
-	assert.Empty(t, h.get(acme, "/vault/connections").list(), "nothing half-made is left")
+	assert.Empty(t, h.get(acme, "/vault/connections").List(), "nothing half-made is left")
 	conns, err := h.store.ListConnections(context.Background(), acme, store.Page{})
 	require.NoError(t, err)
 	assert.Empty(t, conns)
@@ -334,19 +334,19 @@ func TestProviderRefusesRegistration(t *testing.T) {
 	// A connector error that is not the provider's is a 502 too.
 	h.managed.set(func(m *managed) { m.subscribeErr = assert.AnError })
 	requireError(t, h.post(acme, "/vault/connections", managedBody()), 502, "ConnectorExecutionError", "connector managed failed to register the webhook")
-	assert.Empty(t, h.get(acme, "/vault/connections").list())
+	assert.Empty(t, h.get(acme, "/vault/connections").List())
 }
 
 func TestConnectorUnavailable(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
-	id := h.create(acme, managedBody()).str("id")
+	id := h.create(acme, managedBody()).Str("data", "id")
 	h.loaded.setDown("managed", true)
 
 	res := h.post(acme, "/vault/connections", managedBody())
 	requireError(t, res, 503, "ServiceUnavailableError", "connector managed is unavailable")
 	assert.Equal(t, "3", res.Header.Get("Retry-After"))
-	assert.Len(t, h.get(acme, "/vault/connections").list(), 1, "nothing was stored")
+	assert.Len(t, h.get(acme, "/vault/connections").List(), 1, "nothing was stored")
 
 	res = h.del(acme, "/vault/connections/"+id)
 	requireError(t, res, 503, "ServiceUnavailableError", "remove the webhook registration")
@@ -367,14 +367,14 @@ func TestDeleteUnsubscribesWithStoredState(t *testing.T) {
 	raw := []byte{0xff, 0x00, '"', 'x'}
 	h.managed.set(func(m *managed) { m.state = raw })
 	created := h.create(acme, managedBody())
-	id := created.str("id")
+	id := created.Str("data", "id")
 	h.managed.set(func(m *managed) { m.state = nil })
-	other := h.create(acme, managedBody()).str("id")
+	other := h.create(acme, managedBody()).Str("data", "id")
 
 	res := h.del(acme, "/vault/connections/"+id)
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	assert.Equal(t, id, res.str("id"))
-	assert.Equal(t, created.str("webhook_url"), res.str("webhook_url"))
+	assert.Equal(t, id, res.Str("data", "id"))
+	assert.Equal(t, created.Str("data", "webhook_url"), res.Str("data", "webhook_url"))
 	unsubs := h.managed.unsubscribed()
 	require.Len(t, unsubs, 1)
 	assert.Equal(t, raw, unsubs[0].State)
@@ -389,16 +389,16 @@ func TestDeleteUnsubscribesWithStoredState(t *testing.T) {
 	assert.JSONEq(t, `{"hook_id":"hook-2"}`, string(unsubs[1].State))
 
 	// A connection with nothing registered is deleted without a call.
-	signed := h.create(acme, map[string]any{"service_id": "signer"}).str("id")
+	signed := h.create(acme, map[string]any{"service_id": "signer"}).Str("data", "id")
 	h.loaded.setDown("signer", true)
 	assert.Equal(t, http.StatusOK, h.del(acme, "/vault/connections/"+signed).Status)
-	assert.Empty(t, h.get(acme, "/vault/connections").list())
+	assert.Empty(t, h.get(acme, "/vault/connections").List())
 }
 
 func TestDeleteRefusedKeepsConnection(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
-	id := h.create(acme, managedBody()).str("id")
+	id := h.create(acme, managedBody()).Str("data", "id")
 	h.managed.set(func(m *managed) {
 		m.unsubscribeErr = &plugins.ProviderError{StatusCode: 403, Message: "hook belongs to another account"}
 	})
@@ -406,7 +406,7 @@ func TestDeleteRefusedKeepsConnection(t *testing.T) {
 	requireError(t, res, 502, "ConnectorExecutionError", "403", "hook belongs to another account", "remove the webhook registration")
 	res = h.get(acme, "/vault/connections/"+id)
 	require.Equal(t, http.StatusOK, res.Status, "the connection stays")
-	assert.Equal(t, true, res.data()["registered"])
+	assert.Equal(t, true, res.Data()["registered"])
 
 	requireError(t, h.do(req{Method: "DELETE", Path: "/vault/connections/" + id + "?force=maybe", Consumer: acme}), 400, "RequestValidationError", "force")
 	res = h.do(req{Method: "DELETE", Path: "/vault/connections/" + id + "?force=true", Consumer: acme})
@@ -438,13 +438,13 @@ func TestUpdateConnection(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
 	created := h.create(acme, managedBody())
-	id := created.str("id")
+	id := created.Str("data", "id")
 	path := "/vault/connections/" + id
 
 	// Status alone touches no provider.
 	res := h.patch(acme, path, map[string]any{"status": "disabled"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	assert.Equal(t, "disabled", res.str("status"))
+	assert.Equal(t, "disabled", res.Str("data", "status"))
 	assert.Len(t, h.managed.subscribed(), 1)
 	requireError(t, h.patch(acme, path, map[string]any{"status": "paused"}), 422, "RequestValidationError", `status must be active or disabled, got "paused"`)
 
@@ -464,12 +464,12 @@ func TestUpdateConnection(t *testing.T) {
 	// Changed settings are registered anew, then the old registration goes.
 	res = h.patch(acme, path, map[string]any{"settings": map[string]any{"base_url": "https://eu.provider.example.com/v1"}})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	assert.Equal(t, map[string]any{"base_url": "https://eu.provider.example.com/v1"}, res.data()["settings"])
-	assert.Equal(t, "registered at Managed", res.str("message"))
-	assert.Equal(t, created.str("webhook_url"), res.str("webhook_url"), "the inbound URL never changes")
+	assert.Equal(t, map[string]any{"base_url": "https://eu.provider.example.com/v1"}, res.Data()["settings"])
+	assert.Equal(t, "registered at Managed", res.Str("data", "message"))
+	assert.Equal(t, created.Str("data", "webhook_url"), res.Str("data", "webhook_url"), "the inbound URL never changes")
 	subs, unsubs := h.managed.subscribed(), h.managed.unsubscribed()
 	require.Len(t, subs, 2)
-	assert.Equal(t, created.str("webhook_url"), subs[1].WebhookURL)
+	assert.Equal(t, created.Str("data", "webhook_url"), subs[1].WebhookURL)
 	assert.JSONEq(t, `{"base_url":"https://eu.provider.example.com/v1"}`, string(subs[1].Connection.Settings))
 	assert.Equal(t, newKey, subs[1].Connection.Credentials["api_key"])
 	require.Len(t, unsubs, 1)
@@ -487,7 +487,7 @@ func TestUpdateConnection(t *testing.T) {
 	res = h.patch(acme, path, map[string]any{"settings": map[string]any{"base_url": "https://us.provider.example.com/v1"}})
 	requireError(t, res, 502, "ConnectorExecutionError", "400", "unknown event type")
 	res = h.get(acme, path)
-	assert.Equal(t, map[string]any{"base_url": "https://eu.provider.example.com/v1"}, res.data()["settings"])
+	assert.Equal(t, map[string]any{"base_url": "https://eu.provider.example.com/v1"}, res.Data()["settings"])
 	h.requireNowhere([]string{apiKey, newKey})
 }
 
@@ -495,19 +495,19 @@ func TestUpdateRegeneratesSigningSecret(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
 	created := h.create(acme, map[string]any{"service_id": "signer"})
-	first := created.str("signing_secret")
-	path := "/vault/connections/" + created.str("id")
+	first := created.Str("data", "signing_secret")
+	path := "/vault/connections/" + created.Str("data", "id")
 
 	res := h.patch(acme, path, map[string]any{"settings": map[string]any{"region": "us"}})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	assert.NotContains(t, res.data(), "signing_secret", "unchanged secrets are not shown")
+	assert.NotContains(t, res.Data(), "signing_secret", "unchanged secrets are not shown")
 
 	res = h.patch(acme, path, map[string]any{"credentials": map[string]any{"signing_secret": nil}})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	second := res.str("signing_secret")
+	second := res.Str("data", "signing_secret")
 	require.Len(t, second, 43)
 	assert.NotEqual(t, first, second)
-	assert.NotContains(t, h.get(acme, path).data(), "signing_secret")
+	assert.NotContains(t, h.get(acme, path).Data(), "signing_secret")
 	h.requireNowhere([]string{first, second}, created, res)
 }
 
@@ -516,13 +516,13 @@ func TestListPages(t *testing.T) {
 	h := newHub(t)
 	var ids []string
 	for range 3 {
-		ids = append(ids, h.create(acme, map[string]any{"service_id": "signer"}).str("id"))
+		ids = append(ids, h.create(acme, map[string]any{"service_id": "signer"}).Str("data", "id"))
 	}
 	h.create(globex, map[string]any{"service_id": "signer"})
 
 	res := h.get(acme, "/vault/connections?limit=2")
 	require.Equal(t, http.StatusOK, res.Status)
-	page := res.list()
+	page := res.List()
 	require.Len(t, page, 2)
 	assert.Equal(t, ids[2], page[0]["id"], "newest first")
 	assert.Equal(t, ids[1], page[1]["id"])
@@ -533,8 +533,8 @@ func TestListPages(t *testing.T) {
 
 	res = h.get(acme, "/vault/connections?limit=2&cursor="+url.QueryEscape(next))
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	require.Len(t, res.list(), 1)
-	assert.Equal(t, ids[0], res.list()[0]["id"])
+	require.Len(t, res.List(), 1)
+	assert.Equal(t, ids[0], res.List()[0]["id"])
 	assert.Nil(t, res.JSON["meta"].(map[string]any)["cursors"].(map[string]any)["next"])
 
 	requireError(t, h.get(acme, "/vault/connections?limit=0"), 400, "RequestValidationError", "limit")
@@ -550,7 +550,7 @@ func TestRegistrationsEncoding(t *testing.T) {
 		[]byte("plain text"),
 	} {
 		h.managed.set(func(m *managed) { m.state = state })
-		id := h.create(acme, managedBody()).str("id")
+		id := h.create(acme, managedBody()).Str("data", "id")
 		conn, err := h.store.GetConnection(context.Background(), acme, id)
 		require.NoError(t, err)
 		require.True(t, json.Valid(conn.Registrations), "%s", conn.Registrations)
