@@ -16,6 +16,10 @@ import (
 type Config struct {
 	// Addr is where the API and inbound webhooks listen (default 127.0.0.1:8080).
 	Addr string
+	// DebugAddr, when set, serves Go's /debug/pprof profiles on a second
+	// listener, kept off the API port so profiling a production hub never
+	// exposes them to webhook senders. Empty (the default) means off.
+	DebugAddr string
 	// DataDir holds the SQLite file and the generated master key (default ./data).
 	DataDir string
 	// DatabaseURL, when a postgres:// URL, selects the PostgreSQL store

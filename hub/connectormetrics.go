@@ -3,6 +3,7 @@ package hub
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboardhq/switchboard/hub/delivery"
 	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
@@ -34,4 +35,13 @@ func (c connectorCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(connectorUpDesc, prometheus.GaugeValue, up, st.ID, string(st.State))
 		ch <- prometheus.MustNewConstMetric(connectorRestartsDesc, prometheus.CounterValue, float64(st.Restarts), st.ID)
 	}
+}
+
+// dispatchGauge exports how many events the dispatcher holds: first tries
+// running in process, which the queue's backlog metrics do not see.
+func dispatchGauge(d *delivery.Dispatcher) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "switchboard_dispatch_in_flight",
+		Help: "Events whose first delivery try runs in process, outside the job queue.",
+	}, func() float64 { return float64(d.InFlight()) })
 }

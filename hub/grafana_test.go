@@ -36,6 +36,7 @@ func TestGrafanaDashboardUsesExportedMetrics(t *testing.T) {
 		}
 	}
 	collect(connectorCollector{})
+	collect(dispatchGauge(nil))
 	require.True(t, described["switchboard_deliveries_total"], "collectors were read")
 
 	used := regexp.MustCompile(`switchboard_[a-z_]+`).FindAllString(string(raw), -1)

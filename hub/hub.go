@@ -136,6 +136,7 @@ func OpenStore(ctx context.Context, o StoreOptions) (store.Store, *flock.Flock, 
 		Logger:             o.Logger,
 		Synchronous:        o.SQLiteSynchronous,
 		RecoverRunningJobs: o.Serve,
+		CacheConnections:   o.Serve,
 	})
 	if err != nil {
 		if lock != nil {
@@ -215,6 +216,11 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		AllowCIDRs:      h.cfg.AllowCIDRs,
 	}, h.store)
 	dlv.Register(workers)
+	disp := dlv.NewDispatcher(0)
+	if err := h.metrics.Registry.Register(dispatchGauge(disp)); err != nil {
+		ln.Close()
+		return fmt.Errorf("registering dispatch metrics: %w", err)
+	}
 
 	reg := h.mappings
 	connectorCmds := h.cfg.Connectors
@@ -269,17 +275,28 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 	}
 
 	h.services = []service{
-		&queueService{store: h.store, cfg: store.QueueConfig{Workers: workers, MaxWorkers: h.cfg.Workers}},
+		&queueService{store: h.store, cfg: store.QueueConfig{Workers: workers, MaxWorkers: h.cfg.Workers, Dispatcher: disp}},
+		&dispatchService{dispatcher: disp},
 		&statsService{store: h.store, metrics: h.metrics, logger: h.logger, every: 5 * time.Second},
 		&mappingService{registry: reg, logger: h.logger},
 		&connectorService{manager: plugs, logger: h.logger},
-		&httpService{ln: ln, srv: &http.Server{
+		&httpService{name: "http", ln: ln, srv: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ErrorLog:          slog.NewLogLogger(h.logger.Handler(), slog.LevelWarn),
 		}, logger: h.logger},
+	}
+	if h.cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", h.cfg.DebugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening on --debug-addr %s: %w", h.cfg.DebugAddr, err)
+		}
+		h.logger.Info("serving /debug/pprof", "addr", dln.Addr().String())
+		h.services = append(h.services, &httpService{name: "debug", ln: dln, logger: h.logger,
+			srv: &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}})
 	}
 	started := 0
 	var runErr error

@@ -3,28 +3,31 @@ package hub
 import (
 	"context"
 	"errors"
-	"github.com/switchboardhq/switchboard/hub/mapping"
-	"github.com/switchboardhq/switchboard/hub/vault"
-	"github.com/switchboardhq/switchboard/plugins/host"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
+	"github.com/switchboardhq/switchboard/hub/delivery"
+	"github.com/switchboardhq/switchboard/hub/mapping"
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/hub/vault"
+	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
 // httpService is the ingress: the API and inbound webhooks.
 type httpService struct {
+	name   string
 	ln     net.Listener
 	srv    *http.Server
 	logger *slog.Logger
 	done   chan struct{}
 }
 
-func (s *httpService) Name() string { return "http" }
+func (s *httpService) Name() string { return s.name }
 
 func (s *httpService) Start(context.Context) error {
 	s.done = make(chan struct{})
@@ -56,6 +59,18 @@ func (s *queueService) Name() string { return "queue" }
 func (s *queueService) Start(ctx context.Context) error { return s.store.StartQueue(ctx, s.cfg) }
 
 func (s *queueService) Stop(ctx context.Context) error { return s.store.StopQueue(ctx) }
+
+// dispatchService stops the in-process first tries before the queue stops,
+// because their outcomes are written with the queue's help.
+type dispatchService struct {
+	dispatcher *delivery.Dispatcher
+}
+
+func (s *dispatchService) Name() string { return "dispatch" }
+
+func (s *dispatchService) Start(context.Context) error { return nil }
+
+func (s *dispatchService) Stop(ctx context.Context) error { return s.dispatcher.Stop(ctx) }
 
 // statsService samples the queue backlog into the metrics.
 type statsService struct {
@@ -183,4 +198,16 @@ func (c connectorCatalog) info(st host.Status) vault.Info {
 		info.Description = d
 	}
 	return info
+}
+
+// debugHandler serves the runtime profiles (CPU, heap, goroutines, mutex,
+// block, trace) that `go tool pprof` reads.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -38,6 +38,7 @@ a flag given on the command line wins.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			twins := map[string]string{
 				"addr":                       "SWITCHBOARD_ADDR",
+				"debug-addr":                 "SWITCHBOARD_DEBUG_ADDR",
 				"mappings-dir":               "SWITCHBOARD_MAPPINGS_DIR",
 				"plugins-dir":                "SWITCHBOARD_PLUGINS_DIR",
 				"public-url":                 "SWITCHBOARD_PUBLIC_URL",
@@ -100,6 +101,7 @@ a flag given on the command line wins.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve /debug/pprof on this address (e.g. 127.0.0.1:6060); off when empty")
 	f.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded store and the master key file")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// URL to use PostgreSQL instead of the embedded store")
 	f.StringVar(&cfg.MappingsDir, "mappings-dir", "", "directory of editable mapping files, hot-reloaded (default ./mappings if present, else the built-in copies)")

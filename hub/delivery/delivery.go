@@ -2,9 +2,12 @@
 // each HTTP try, sign it (Standard Webhooks), classify the answer, schedule
 // the next try and disable subscriptions that keep failing.
 //
-// The queue carries one job.Fanout per event: its worker makes the first try
-// of every delivery of the event concurrently and records all outcomes in one
-// store call, which also enqueues one job.Retry per failed delivery. Each
+// The first try of a freshly published event's deliveries is made in process
+// by the Dispatcher, right after the commit. Events the dispatcher has no
+// room for, replays and deliveries left untried by a crash go through the
+// queue instead, as one job.Fanout per event. Either way the first tries of
+// an event run concurrently and all their outcomes are recorded in one store
+// call, which also enqueues one job.Retry per failed delivery. Each
 // River job run is exactly one HTTP try per delivery; go-retryablehttp never
 // retries on its own, because the schedule (minutes to a day apart, surviving
 // restarts) lives in the queue, not in a goroutine.

@@ -55,7 +55,7 @@ func (w *fanoutWorker) Work(ctx context.Context, j *river.Job[job.Fanout]) error
 	if more {
 		targets = targets[:s.cfg.FanoutChunkSize]
 	}
-	outcomes, cut, err := s.deliverAll(ctx, ev, targets)
+	outcomes, cut, err := s.deliverAll(ctx, ev, targets, time.Now().Add(s.cfg.FanoutBudget))
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (w *retryWorker) Work(ctx context.Context, j *river.Job[job.Retry]) error {
 		s.log.Debug("retry skipped: attempt already recorded", "delivery_id", d.ID, "attempt", j.Args.Attempt, "attempts", d.Attempts)
 		return nil
 	}
-	outcomes, cut, err := s.deliverAll(ctx, ev, []*store.Target{t})
+	outcomes, cut, err := s.deliverAll(ctx, ev, []*store.Target{t}, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (w *retryWorker) Work(ctx context.Context, j *river.Job[job.Retry]) error {
 // it: for callers that test an endpoint outside the queue. A subscription
 // that is not enabled gets no try and a cancelled outcome without attempts.
 func (s *Service) Deliver(ctx context.Context, ev *event.Event, t *store.Target) (store.Outcome, error) {
-	outcomes, cut, err := s.deliverAll(ctx, ev, []*store.Target{t})
+	outcomes, cut, err := s.deliverAll(ctx, ev, []*store.Target{t}, time.Time{})
 	switch {
 	case err != nil:
 		return store.Outcome{}, err
@@ -131,7 +131,9 @@ func (s *Service) Deliver(ctx context.Context, ev *event.Event, t *store.Target)
 // were left untried (budget spent or ctx done); they stay pending and a
 // later run tries them. A target whose subscription is no longer enabled is
 // not tried: its outcome is cancelled.
-func (s *Service) deliverAll(ctx context.Context, ev *event.Event, targets []*store.Target) (outcomes []store.Outcome, cut bool, err error) {
+//
+// A zero deadline means no budget: only ctx ends the run early.
+func (s *Service) deliverAll(ctx context.Context, ev *event.Event, targets []*store.Target, deadline time.Time) (outcomes []store.Outcome, cut bool, err error) {
 	// One encoding per attempt number, shared by every delivery.
 	bodies := map[int][]byte{}
 	for _, t := range targets {
@@ -171,7 +173,6 @@ func (s *Service) deliverAll(ctx context.Context, ev *event.Event, targets []*st
 			}
 		})
 	}
-	deadline := time.Now().Add(s.cfg.FanoutBudget)
 feed:
 	for i, t := range targets {
 		if t.Subscription.Status != store.StatusEnabled {
@@ -180,7 +181,7 @@ feed:
 			results[i] = &store.Outcome{DeliveryID: t.Delivery.ID, SubscriptionID: t.Subscription.ID, Status: store.DeliveryCancelled, At: s.now()}
 			continue
 		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
+		if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
 			cut = true
 			break
 		}

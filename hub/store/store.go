@@ -49,8 +49,10 @@ type Store interface {
 	Close() error
 
 	// StartQueue creates and starts the River client that works jobs with
-	// cfg.Workers. Until it is called, PublishEvent, Replay and RecordOutcomes
-	// return ErrQueueNotStarted.
+	// cfg.Workers, after queueing a job.Fanout for every event whose pending
+	// deliveries have had no try and no fan-out job (see Dispatcher). Until
+	// it is called, PublishEvent, Replay and RecordOutcomes return
+	// ErrQueueNotStarted. It may be called again after StopQueue.
 	StartQueue(ctx context.Context, cfg QueueConfig) error
 	// StopQueue stops fetching jobs and waits for running ones to finish
 	// until ctx is done, then cancels them (River's soft then hard stop).
@@ -80,6 +82,34 @@ type QueueConfig struct {
 	// RescueStuckJobsAfter is when a running job is presumed lost to a crash
 	// and retried (default JobTimeout + 30s, not River's hour).
 	RescueStuckJobsAfter time.Duration
+	// Dispatcher, when set, takes the first try of freshly published events
+	// in process (see Dispatcher). Nil sends every event through the queue.
+	Dispatcher Dispatcher
+}
+
+// Dispatcher makes the first try of an event's deliveries in the process
+// that published it, so the common case costs no queue job: no job insert,
+// no fetch, no completion and no re-read of the event and its subscriptions,
+// which on the single-writer embedded store is most of a delivery's cost.
+// The deliveries are committed before Dispatch is called, so they are the
+// durable record; the queue stays the safety net: StartQueue queues a
+// job.Fanout for every event whose deliveries are still untried and have no
+// fan-out job (a crash or stop between commit and the first try), and
+// failed first tries are retried through job.Retry as usual.
+//
+// PublishEvent calls Reserve before its transaction; if that returns true it
+// inserts no fan-out job and, after the commit, calls exactly one of
+// Dispatch (deliveries were created) or Release (nothing to deliver, or the
+// transaction failed).
+type Dispatcher interface {
+	// Reserve claims room for one event; false (too much in flight, or
+	// stopping) sends the event through the queue instead.
+	Reserve() bool
+	// Dispatch hands over a committed event with its new deliveries and
+	// their subscriptions (secrets opened), consuming the reservation.
+	Dispatch(ev *event.Event, targets []*Target)
+	// Release returns a reservation that will not be dispatched.
+	Release()
 }
 
 // QueueStats is the job queue's backlog.
@@ -195,7 +225,8 @@ type EventFilter struct {
 type Events interface {
 	// PublishEvent stores ev (ID, CreatedAt set by the caller) and, in the
 	// same transaction, one pending delivery per enabled matching
-	// subscription and one job.Fanout. A repeated non-empty DedupeKey stores
+	// subscription and one job.Fanout (or, with a QueueConfig.Dispatcher that
+	// takes it, hands the deliveries to the dispatcher after the commit). A repeated non-empty DedupeKey stores
 	// nothing and returns the first event with Duplicate set, or
 	// ErrIdempotencyConflict if its RequestHash differs.
 	PublishEvent(ctx context.Context, ev *event.Event) (*PublishResult, error)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/switchboardhq/switchboard/hub/store"
 )
@@ -121,6 +122,7 @@ func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error
 	if err != nil {
 		return fmt.Errorf("sealing inbound token of connection %s: %w", c.ID, err)
 	}
+	defer s.tokens.invalidate()
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
 		_, err := w.ExecContext(ctx, `INSERT INTO connections (`+connectionColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -163,8 +165,18 @@ func (s *Store) ConnectionByToken(ctx context.Context, serviceID string, tokenHa
 	if len(tokenHash) == 0 {
 		return nil, notFound("connection of service", serviceID)
 	}
+	key := serviceID + "\x00" + string(tokenHash)
+	if cached, ok := s.tokens.get(key); ok {
+		c := *cached // openConnection fills in the copy
+		return s.openConnection(&c)
+	}
+	gen := s.tokens.generation()
 	sealed, err := scanConnection(s.reader.QueryRowContext(ctx,
 		`SELECT `+connectionColumns+` FROM connections WHERE token_hash = ? AND service_id = ?`, tokenHash, serviceID))
+	if err == nil {
+		c := *sealed
+		s.tokens.put(key, gen, &c)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		// The token is a credential: it stays out of the error.
 		return nil, notFound("connection of service", serviceID)
@@ -205,6 +217,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *store.Connection) error
 	if err != nil {
 		return err
 	}
+	defer s.tokens.invalidate()
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
 		var created int64
 		err := w.QueryRowContext(ctx, `UPDATE connections SET
@@ -227,6 +240,7 @@ func (s *Store) UpdateConnection(ctx context.Context, c *store.Connection) error
 // DeleteConnection removes one of consumerID's connections; its inbound
 // token stops working at once. Events it produced stay.
 func (s *Store) DeleteConnection(ctx context.Context, consumerID, id string) error {
+	defer s.tokens.invalidate()
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
 		res, err := w.ExecContext(ctx, `DELETE FROM connections WHERE id = ? AND consumer_id = ?`, id, consumerID)
 		if err != nil {
@@ -239,4 +253,68 @@ func (s *Store) DeleteConnection(ctx context.Context, consumerID, id string) err
 		}
 		return nil
 	})
+}
+
+// maxCachedConnections bounds the token cache; past it the cache starts over.
+const maxCachedConnections = 10000
+
+// tokenCache holds sealed connection rows by service and token hash (found
+// rows only: unknown tokens always cost a query, so they cannot fill it).
+// Every connection write invalidates all of it, after its commit; a lookup
+// that raced a write does not store what it read (the generation moved).
+// A nil *tokenCache caches nothing.
+type tokenCache struct {
+	mu   sync.Mutex
+	gen  uint64
+	max  int
+	rows map[string]*sealedConnection
+}
+
+func newTokenCache(max int) *tokenCache {
+	return &tokenCache{max: max, rows: make(map[string]*sealedConnection)}
+}
+
+func (c *tokenCache) get(key string) (*sealedConnection, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	row, ok := c.rows[key]
+	return row, ok
+}
+
+// generation is read before a lookup's query and handed to put.
+func (c *tokenCache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *tokenCache) put(key string, gen uint64, row *sealedConnection) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return // a write committed since the query began
+	}
+	if len(c.rows) >= c.max {
+		clear(c.rows)
+	}
+	c.rows[key] = row
+}
+
+func (c *tokenCache) invalidate() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.rows)
 }

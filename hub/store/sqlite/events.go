@@ -95,8 +95,15 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 	args := eventArgs(ev)
 	now := store.Now()
 
-	var res *store.PublishResult
+	disp := s.dispatcher()
+	direct := disp != nil && disp.Reserve()
+	var (
+		res        *store.PublishResult
+		subs       []*sealedSubscription
+		deliveries []string
+	)
 	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		subs, deliveries = nil, nil // fn may run twice
 		if ev.DedupeKey != "" {
 			first, err := scanEvent(w.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE dedupe_key = ?`, ev.DedupeKey))
 			switch {
@@ -117,72 +124,114 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 		if _, err := w.ExecContext(ctx, insertEventSQL, args...); err != nil {
 			return fmt.Errorf("inserting event %s: %w", ev.ID, err)
 		}
-		subs, err := matchingSubscriptions(ctx, w, ev)
-		if err != nil {
+		var err error
+		if subs, err = matchingSubscriptions(ctx, w, ev); err != nil {
 			return err
 		}
-		if err := insertDeliveries(ctx, w, ev.ID, subs, now); err != nil {
+		if deliveries, err = insertDeliveries(ctx, w, ev.ID, subIDs(subs), now, !direct); err != nil {
 			return err
 		}
 		res = &store.PublishResult{Event: ev, Deliveries: len(subs)}
 		return nil
 	})
+	if direct {
+		s.handOver(ctx, disp, ev, subs, deliveries, now, err == nil && !res.Duplicate)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
+// handOver gives a published event's new deliveries to the dispatcher that
+// reserved room for them, or returns the reservation. Should a subscription
+// secret fail to open, the event goes through the queue after all.
+func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*sealedSubscription, deliveries []string, now time.Time, committed bool) {
+	if !committed || len(subs) == 0 {
+		disp.Release()
+		return
+	}
+	targets := make([]*store.Target, len(subs))
+	for i, sealed := range subs {
+		sub, err := s.open(sealed)
+		if err != nil {
+			disp.Release()
+			s.logger.ErrorContext(ctx, "cannot dispatch an event in process; queueing it", "event_id", ev.ID, "error", err)
+			if err := s.write(context.WithoutCancel(ctx), func(_ context.Context, w *writeTx) error {
+				w.enqueue(job.Fanout{EventID: ev.ID}, store.FanoutInsertOpts())
+				return nil
+			}); err != nil {
+				s.logger.ErrorContext(ctx, "queueing an event's first try failed; it is queued at the next start", "event_id", ev.ID, "error", err)
+			}
+			return
+		}
+		targets[i] = &store.Target{
+			Delivery: store.Delivery{ID: deliveries[i], EventID: ev.ID, SubscriptionID: sub.ID,
+				Status: store.DeliveryPending, CreatedAt: now, UpdatedAt: now},
+			Subscription: *sub,
+		}
+	}
+	disp.Dispatch(ev, targets)
+}
+
 const insertEventSQL = `INSERT INTO events (` + eventColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// matchingSubscriptions selects the enabled subscriptions that receive ev.
-// Matching runs in Go with the one rule set (event.Subscriber.Matches) the
-// rest of the hub uses, not in SQL.
-func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]string, error) {
-	rows, err := w.QueryContext(ctx, `SELECT id, unified_api, events, consumer_id FROM subscriptions
+// matchingSubscriptions selects the enabled subscriptions that receive ev,
+// whole (a dispatcher needs their URLs and secrets). Matching runs in Go with
+// the one rule set (event.Subscriber.Matches) the rest of the hub uses, not
+// in SQL.
+func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]*sealedSubscription, error) {
+	rows, err := w.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE status = 'enabled' AND (consumer_id = '' OR consumer_id = ?)`, ev.ConsumerID)
 	if err != nil {
 		return nil, fmt.Errorf("selecting subscriptions for event %s: %w", ev.ID, err)
 	}
 	defer rows.Close()
-	var ids []string
+	var subs []*sealedSubscription
 	for rows.Next() {
-		var (
-			id, events string
-			sub        event.Subscriber
-		)
-		if err := rows.Scan(&id, &sub.UnifiedAPI, &events, &sub.ConsumerID); err != nil {
+		sub, err := scanSubscription(rows)
+		if err != nil {
 			return nil, fmt.Errorf("reading subscription: %w", err)
 		}
-		if err := json.Unmarshal([]byte(events), &sub.Events); err != nil {
-			return nil, fmt.Errorf("reading events of subscription %s: %w", id, err)
-		}
-		if sub.Matches(ev) {
-			ids = append(ids, id)
+		if sub.Subscriber().Matches(ev) {
+			subs = append(subs, sub)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("selecting subscriptions for event %s: %w", ev.ID, err)
 	}
-	return ids, nil
+	return subs, nil
 }
 
-// insertDeliveries inserts one pending delivery per subscription and, if
-// there is any, queues the event's one fan-out job.
-func insertDeliveries(ctx context.Context, w *writeTx, eventID string, subIDs []string, now time.Time) error {
+func subIDs(subs []*sealedSubscription) []string {
+	ids := make([]string, len(subs))
+	for i, s := range subs {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+// insertDeliveries inserts one pending delivery per subscription and returns
+// their ids. With queue, it also queues the event's one fan-out job if there
+// is any delivery.
+func insertDeliveries(ctx context.Context, w *writeTx, eventID string, subIDs []string, now time.Time, queue bool) ([]string, error) {
 	if len(subIDs) == 0 {
-		return nil
+		return nil, nil
 	}
 	at := micros(now)
-	for _, subID := range subIDs {
+	ids := make([]string, len(subIDs))
+	for i, subID := range subIDs {
+		ids[i] = store.NewID()
 		if _, err := w.ExecContext(ctx, `INSERT INTO deliveries (`+deliveryColumns+`)
-			VALUES (?, ?, ?, 'pending', 0, NULL, ?, ?)`, store.NewID(), eventID, subID, at, at); err != nil {
-			return fmt.Errorf("inserting delivery of event %s to %s: %w", eventID, subID, err)
+			VALUES (?, ?, ?, 'pending', 0, NULL, ?, ?)`, ids[i], eventID, subID, at, at); err != nil {
+			return nil, fmt.Errorf("inserting delivery of event %s to %s: %w", eventID, subID, err)
 		}
 	}
-	w.enqueue(job.Fanout{EventID: eventID}, store.FanoutInsertOpts())
-	return nil
+	if queue {
+		w.enqueue(job.Fanout{EventID: eventID}, store.FanoutInsertOpts())
+	}
+	return ids, nil
 }
 
 // GetEvent loads one event.
@@ -231,9 +280,11 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 		}
 		var subs []string
 		if subscriptionID == "" {
-			if subs, err = matchingSubscriptions(ctx, w, ev); err != nil {
+			matched, err := matchingSubscriptions(ctx, w, ev)
+			if err != nil {
 				return err
 			}
+			subs = subIDs(matched)
 		} else {
 			var (
 				sub    event.Subscriber
@@ -256,7 +307,8 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 			}
 		}
 		n = len(subs)
-		return insertDeliveries(ctx, w, eventID, subs, now)
+		_, err = insertDeliveries(ctx, w, eventID, subs, now, true)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("replaying event %s: %w", eventID, err)

@@ -36,6 +36,7 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/switchboardhq/switchboard/hub/job"
 	"github.com/switchboardhq/switchboard/hub/store"
 )
 
@@ -71,6 +72,12 @@ type Config struct {
 	// the file beside a live server would otherwise hand the server's
 	// in-flight jobs out a second time.
 	RecoverRunningJobs bool
+	// CacheConnections keeps the (sealed) connection rows that inbound
+	// webhooks look up by token in memory, so a webhook costs no query for
+	// its connection. Only the process through which every connection write
+	// goes (switchboard serve) may set it: its writes invalidate the cache,
+	// another process's would not.
+	CacheConnections bool
 }
 
 // Store is the SQLite implementation of store.Store.
@@ -80,10 +87,12 @@ type Store struct {
 	sealer store.Sealer
 	logger *slog.Logger
 	writes *batcher
+	tokens *tokenCache // nil unless Config.CacheConnections
 
-	mu      sync.Mutex
-	client  *river.Client[*sql.Tx]
-	running bool
+	mu       sync.Mutex
+	client   *river.Client[*sql.Tx]
+	running  bool
+	dispatch store.Dispatcher // QueueConfig.Dispatcher while the queue runs
 }
 
 var _ store.Store = (*Store)(nil)
@@ -140,6 +149,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 	s := &Store{writer: writer, sealer: cfg.Sealer, logger: logger}
 	s.writes = &batcher{db: writer, insert: s.insertJobs, logger: logger}
+	if cfg.CacheConnections {
+		s.tokens = newTokenCache(maxCachedConnections)
+	}
 	if err := s.setUp(ctx, cfg.Path, cfg.RecoverRunningJobs); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -257,28 +269,90 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// StartQueue creates and starts the River client.
+// StartQueue creates and starts the River client, after queueing the first
+// try of deliveries a dispatcher never made (see store.Dispatcher).
 func (s *Store) StartQueue(ctx context.Context, cfg store.QueueConfig) error {
 	if cfg.Workers == nil {
 		return errors.New("starting job queue: no workers")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.client != nil {
+	if s.running {
 		return errors.New("starting job queue: already started")
 	}
 	client, err := river.NewClient(riversqlite.New(s.writer), cfg.RiverConfig(s.logger))
 	if err != nil {
 		return fmt.Errorf("creating job queue: %w", err)
 	}
+	// The sweep inserts jobs through this client before it works any.
+	s.client = client
+	if n, err := s.requeueUntried(ctx, client); err != nil {
+		return fmt.Errorf("starting job queue: %w", err)
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "queued the first try of deliveries left untried by an earlier run", "events", n)
+	}
 	// River stops when the context given to Start is cancelled; only
 	// StopQueue should stop it, not the end of whatever called StartQueue.
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting job queue: %w", err)
 	}
-	s.client = client
 	s.running = true
+	s.dispatch = cfg.Dispatcher
 	return nil
+}
+
+// requeueUntried queues one job.Fanout per event that has pending deliveries
+// without any try and no live fan-out job: deliveries handed to a dispatcher
+// whose process then crashed or stopped before the first try. River's args
+// column may hold JSONB, so the event ids are read with json_extract.
+func (s *Store) requeueUntried(ctx context.Context, client *river.Client[*sql.Tx]) (int, error) {
+	live := map[string]bool{}
+	rows, err := s.writer.QueryContext(ctx, `SELECT json_extract(args, '$.event_id') FROM river_job
+		WHERE kind = ? AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`, job.Fanout{}.Kind())
+	if err != nil {
+		return 0, fmt.Errorf("listing fan-out jobs: %w", err)
+	}
+	for rows.Next() {
+		var id sql.NullString
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("listing fan-out jobs: %w", err)
+		}
+		live[id.String] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("listing fan-out jobs: %w", err)
+	}
+	// deliveries_subscription_pending indexes exactly the pending rows.
+	untried, err := queryAll(ctx, s.writer, func(r scanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	}, `SELECT DISTINCT event_id FROM deliveries INDEXED BY deliveries_subscription_pending
+		WHERE status = 'pending' AND attempts = 0`)
+	if err != nil {
+		return 0, fmt.Errorf("listing untried deliveries: %w", err)
+	}
+	var jobs []river.InsertManyParams
+	for _, id := range untried {
+		if !live[id] {
+			jobs = append(jobs, river.InsertManyParams{Args: job.Fanout{EventID: id}, InsertOpts: store.FanoutInsertOpts()})
+		}
+	}
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("queueing untried deliveries: %w", unavailable(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := client.InsertManyFastTx(ctx, tx, jobs); err != nil {
+		return 0, fmt.Errorf("queueing untried deliveries: %w", unavailable(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("queueing untried deliveries: %w", unavailable(err))
+	}
+	return len(jobs), nil
 }
 
 // hardStopTimeout bounds how long StopQueue waits for cancelled jobs to return.
@@ -290,6 +364,7 @@ func (s *Store) StopQueue(ctx context.Context) error {
 	s.mu.Lock()
 	client, running := s.client, s.running
 	s.running = false
+	s.dispatch = nil
 	s.mu.Unlock()
 	if !running {
 		return nil
@@ -305,6 +380,13 @@ func (s *Store) StopQueue(ctx context.Context) error {
 		return fmt.Errorf("stopping job queue: %w", err)
 	}
 	return nil
+}
+
+// dispatcher returns the QueueConfig.Dispatcher of the running queue, or nil.
+func (s *Store) dispatcher() store.Dispatcher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dispatch
 }
 
 // queue returns the River client jobs are inserted with.

@@ -67,6 +67,19 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestStoreWithConnectionCache runs the suite as switchboard serve opens
+// the store: with inbound token lookups cached.
+func TestStoreWithConnectionCache(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(t.Context(), Config{Path: filepath.Join(t.TempDir(), "switchboard.db"), Sealer: newSealer(t), CacheConnections: true})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		startQueue(t, s)
+		return s
+	})
+}
+
 func TestMigrationsIdempotent(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hub.db")

@@ -196,6 +196,24 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		_, err = e.s.ConnectionByToken(e.ctx, "deskera", nil)
 		require.ErrorIs(t, err, store.ErrNotFound, "no token")
 	},
+	"ByTokenSeesEveryUpdate": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		c := e.connection("acme")
+		for range 2 { // twice: the second lookup may be answered from memory
+			got, err := e.s.ConnectionByToken(e.ctx, c.ServiceID, c.TokenHash)
+			require.NoError(t, err)
+			requireSameConnection(t, c, got)
+			got.Credentials["access_token"] = "changed by the caller"
+		}
+		update := *c
+		update.Status = store.ConnectionDisabled
+		update.Credentials = map[string]string{"access_token": "at-2"}
+		require.NoError(t, e.s.UpdateConnection(e.ctx, &update))
+		got, err := e.s.ConnectionByToken(e.ctx, c.ServiceID, c.TokenHash)
+		require.NoError(t, err)
+		assert.Equal(t, store.ConnectionDisabled, got.Status, "the update is seen at once")
+		assert.Equal(t, map[string]string{"access_token": "at-2"}, got.Credentials)
+	},
 	"DuplicateTokenHashRejected": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		first := e.connection("acme")
@@ -271,9 +289,11 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		e := h.env(t)
 		c := e.connection("acme")
 		other := e.connection("acme")
+		_, err := e.s.ConnectionByToken(e.ctx, c.ServiceID, c.TokenHash)
+		require.NoError(t, err, "found before the delete (and so possibly cached)")
 
 		require.NoError(t, e.s.DeleteConnection(e.ctx, "acme", c.ID))
-		_, err := e.s.GetConnection(e.ctx, "acme", c.ID)
+		_, err = e.s.GetConnection(e.ctx, "acme", c.ID)
 		require.ErrorIs(t, err, store.ErrNotFound)
 		_, err = e.s.ConnectionByToken(e.ctx, c.ServiceID, c.TokenHash)
 		require.ErrorIs(t, err, store.ErrNotFound, "the deleted connection's token stops working")

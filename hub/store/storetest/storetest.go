@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", eventTests},
 		{"Deliveries", deliveryTests},
 		{"Queue", queueTests},
+		{"Dispatch", dispatchTests},
 		{"Connections", connectionTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
