@@ -3,10 +3,8 @@
 package chaos
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -48,38 +46,19 @@ func TestDiskFull(t *testing.T) {
 	})
 	dataDir := filepath.Join(mnt, "data")
 	h := newHub(t, dataDir)
-	rcv := newReceiver(t, "steady", nil)
-	sub := h.subscribe(rcv, shortSchedule)
-	acc := newAccepted()
-	n := scale.faultEvents
-
-	publishPhase(t, h, acc, "full", 0, n)
-	eventually(t, 30*time.Second, "events before the disk filled up delivered", func() (bool, string) {
-		m := rcv.missing(acc.list())
-		return len(m) == 0, fmt.Sprintf("%d missing", len(m))
-	})
-
-	// A burst whose tries are still in flight when the disk fills up:
-	// their outcomes cannot be recorded, nor their jobs completed.
-	burst := max(5, n/5)
-	rcv.delay.Store(int64(time.Second))
-	before := rcv.stats().requests
-	publishPhase(t, h, acc, "full", n, n+burst)
-	eventually(t, 10*time.Second, "burst tries in flight", func() (bool, string) {
-		return rcv.stats().requests > before, "no try of the burst arrived"
-	})
+	f := beforeStorageFault(t, r, h, "full")
 
 	filler := filepath.Join(mnt, "filler")
 	fill(t, filler)
 	filled := time.Now()
-	rcv.delay.Store(0)
+	f.rcv.delay.Store(0)
 
 	// SQLite reuses the space its WAL already has, so writes may go on for
 	// a while; publish until they fail, bounded.
 	stop := make(chan struct{})
 	done := make(chan []faultAnswer)
 	var refused atomic.Int64
-	go func() { done <- publishDuring(h, acc, "full", 1_000_000, stop, &refused) }()
+	go func() { done <- publishDuring(h, f.acc, "full", 1_000_000, stop, &refused) }()
 	var sawFull bool
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && !sawFull {
@@ -98,25 +77,9 @@ func TestDiskFull(t *testing.T) {
 	unavailable, acceptedDuring, slowest := judgeUnavailable(t, answers)
 	require.False(t, h.exited(), "the hub died while the disk was full")
 
-	// With room again, publishing works at once.
-	after := n + burst
-	a, err := h.call(context.Background(), http.MethodPost, "/webhook/events", "", eventBody("full", after))
-	require.NoError(t, err)
-	require.Equal(t, http.StatusAccepted, a.status, "publish after space was freed: %s", a.raw)
-	require.NoError(t, acc.add(fmt.Sprint(after), a.str("data", "id")))
-	recovered := time.Since(freed)
-	publishPhase(t, h, acc, "full", after+1, after+n)
-
-	ids := acc.list()
-	r.sent = 2*n + burst + len(answers)
-	r.accepted = len(ids)
-	waitDelivered(t, r, ids, rcv)
-	quiet(func() int { return rcv.stats().requests }, 3*time.Second, 30*time.Second)
-	sumReceivers(t, r, rcv)
-	r.triesLogged, err = h.logCount(sub)
-	require.NoError(t, err)
+	recovered := f.after(freed, "space was freed", len(answers))
 	r.note = fmt.Sprintf("%d MiB tmpfs full for %s with %d events' tries in flight: %d publishes answered 503, %d accepted, slowest answer %s; first publish after freeing took %s",
-		tmpfsSize>>20, freed.Sub(filled).Round(100*time.Millisecond), burst, unavailable, acceptedDuring, slowest.Round(time.Millisecond), recovered.Round(time.Millisecond))
+		tmpfsSize>>20, freed.Sub(filled).Round(100*time.Millisecond), f.burst, unavailable, acceptedDuring, slowest.Round(time.Millisecond), recovered.Round(time.Millisecond))
 }
 
 // fill writes path until the file system has no space left.
