@@ -61,6 +61,9 @@ rejected any event or the run was interrupted, so bench can gate CI.`,
 			}); err != nil {
 				return err
 			}
+			if cfg.IngestOnly && onCommandLine("fanout") {
+				return fmt.Errorf("--ingest-only creates no subscription; leave out --fanout")
+			}
 			cfg.Mode = bench.Mode(mode)
 			if cfg.Mode != bench.ModeInbound && cfg.Mode != bench.ModePublish {
 				return fmt.Errorf("--mode %q: want inbound or publish", mode)
@@ -160,6 +163,7 @@ rejected any event or the run was interrupted, so bench can gate CI.`,
 	f.StringVar(&mode, "mode", string(bench.ModeInbound), "inbound (signed dVersum webhooks through the connector) or publish (POST /webhook/events)")
 	f.IntVar(&cfg.Events, "events", 10000, "events to send")
 	f.IntVar(&cfg.Fanout, "fanout", 1, "subscriptions, each receiving every event")
+	f.BoolVar(&cfg.IngestOnly, "ingest-only", false, "create no subscription: measure accepting alone (accepted/s), with no delivery competing")
 	f.IntVar(&cfg.Concurrency, "concurrency", 32, "parallel senders")
 	f.Float64Var(&cfg.Rate, "rate", 0, "events per second in total (0: as fast as possible)")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "how long to wait for deliveries after the last send")

@@ -45,7 +45,10 @@ type Target struct {
 // Usage is the hub's resource use at one moment.
 type Usage struct {
 	CPUSeconds float64 // cumulative, hub and connectors
-	RSSBytes   int64   // sum of their peak resident set sizes
+	RSSBytes   int64   // sum of their peak resident set sizes (VmHWM)
+	// CurrentRSSBytes is the sum of their resident set sizes now (VmRSS):
+	// what the timeline plots, so memory that is returned shows as such.
+	CurrentRSSBytes int64
 }
 
 // Monitor measures the hub under load. *Hub is one; a run against a hub it
@@ -67,11 +70,15 @@ type Progress struct {
 
 // Config describes one run.
 type Config struct {
-	Target      Target
-	Mode        Mode // default ModeInbound
-	Events      int  // events to send, >= 1
-	Fanout      int  // subscriptions, each receiving every event; default 1
-	Concurrency int  // parallel senders; default 32
+	Target Target
+	Mode   Mode // default ModeInbound
+	Events int  // events to send, >= 1
+	Fanout int  // subscriptions, each receiving every event; default 1
+	// IngestOnly creates no subscription (Fanout becomes 0): the run
+	// measures what the hub can accept, verify, map and store, with no
+	// delivery competing for the machine.
+	IngestOnly  bool
+	Concurrency int // parallel senders; default 32
 	// Rate paces sending at this many events per second in total; 0 sends as
 	// fast as the senders can.
 	Rate float64
@@ -118,7 +125,7 @@ func (c *Config) setDefaults() error {
 		return errors.New("no target hub URL")
 	case c.Events < 1:
 		return fmt.Errorf("events %d: want at least 1", c.Events)
-	case c.Fanout < 1 || c.Fanout > 1000:
+	case !c.IngestOnly && (c.Fanout < 1 || c.Fanout > 1000):
 		return fmt.Errorf("fanout %d: want 1 to 1000", c.Fanout)
 	case c.Concurrency < 1:
 		return fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
@@ -126,6 +133,9 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("rate %g: want 0 (unlimited) or more", c.Rate)
 	case c.Timeout < 0:
 		return fmt.Errorf("timeout %s: want a positive duration", c.Timeout)
+	}
+	if c.IngestOnly {
+		c.Fanout = 0
 	}
 	return nil
 }
@@ -226,7 +236,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return
 		}
 		samplesMu.Lock()
-		samples = append(samples, sample{at: time.Since(base), cpu: u.CPUSeconds, rss: u.RSSBytes})
+		samples = append(samples, sample{at: time.Since(base), cpu: u.CPUSeconds, rss: u.RSSBytes, cur: u.CurrentRSSBytes})
 		samplesMu.Unlock()
 	}
 	progress := func() {
@@ -237,30 +247,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watchers sync.WaitGroup
-	watchers.Go(func() {
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-watchCtx.Done():
-				return
-			case <-tick.C:
-				takeSample()
+	every := func(d time.Duration, f func()) {
+		watchers.Go(func() {
+			tick := time.NewTicker(d)
+			defer tick.Stop()
+			for {
+				select {
+				case <-watchCtx.Done():
+					return
+				case <-tick.C:
+					f()
+				}
 			}
-		}
-	})
-	watchers.Go(func() {
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-watchCtx.Done():
-				return
-			case <-tick.C:
-				progress()
-			}
-		}
-	})
+		})
+	}
+	every(500*time.Millisecond, takeSample)
+	every(200*time.Millisecond, progress)
 
 	// Send.
 	takeSample()

@@ -143,6 +143,39 @@ func TestRunDeliversEverythingThroughARealHub(t *testing.T) {
 	}
 }
 
+func TestRunIngestOnlyStoresEveryAcceptedEvent(t *testing.T) {
+	t.Parallel()
+	h := startHub(t)
+	res, err := Run(context.Background(), Config{
+		Target: h.Target(), Mode: ModeInbound, Events: 60, IngestOnly: true, Concurrency: 4,
+		Timeout: time.Minute, Monitor: h,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, int64(60), res.Accepted)
+	assert.Zero(t, res.Fanout)
+	assert.Zero(t, res.Expected)
+	assert.Zero(t, res.Delivered)
+	assert.Positive(t, res.AcceptedPerSec)
+	assert.True(t, res.OK())
+	assert.Zero(t, subscriptionCount(t, h), "no subscription was made")
+
+	// Every 202 is a stored event.
+	var events []struct {
+		ServiceID string `json:"service_id"`
+	}
+	api := &apiClient{target: h.Target(), http: http.DefaultClient}
+	require.NoError(t, api.call(context.Background(), http.MethodGet, "/webhook/events?limit=200", "", nil, &events))
+	assert.Len(t, events, 60)
+	for _, ev := range events {
+		assert.Equal(t, "dversum", ev.ServiceID)
+	}
+
+	var table bytes.Buffer
+	require.NoError(t, res.WriteTable(&table))
+	assert.Contains(t, table.String(), "ingest only, no subscriptions")
+	assert.Contains(t, table.String(), "none: nothing was delivered")
+}
+
 func TestRunRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

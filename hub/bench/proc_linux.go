@@ -23,7 +23,7 @@ func configureProcess(cmd *exec.Cmd) {
 func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
 
 // processTreeUsage sums CPU time (utime+stime, plus reaped children's
-// cutime+cstime) and peak RSS (VmHWM) over pid and its descendants: the hub
+// cutime+cstime) and peak and current RSS (VmHWM, VmRSS) over pid and its descendants: the hub
 // and the connector plugins it runs.
 func processTreeUsage(pid int) (Usage, error) {
 	root, err := readStat(pid)
@@ -40,7 +40,9 @@ func processTreeUsage(pid int) (Usage, error) {
 			}
 		}
 		u.CPUSeconds += float64(st.ticks) / clockTicks
-		u.RSSBytes += peakRSS(p)
+		peak, cur := rss(p)
+		u.RSSBytes += peak
+		u.CurrentRSSBytes += cur
 	}
 	return u, nil
 }
@@ -98,18 +100,24 @@ func descendants(pid int) []int {
 	return out
 }
 
-// peakRSS is VmHWM from /proc/<pid>/status in bytes, 0 if unreadable.
-func peakRSS(pid int) int64 {
+// rss returns VmHWM (peak) and VmRSS (now) from /proc/<pid>/status in
+// bytes, 0 where unreadable.
+func rss(pid int) (peak, now int64) {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	_, rest, ok := bytes.Cut(raw, []byte("\nVmHWM:"))
+	return statusKB(raw, "VmHWM"), statusKB(raw, "VmRSS")
+}
+
+// statusKB reads a "Name:   12345 kB" line of /proc/<pid>/status in bytes.
+func statusKB(status []byte, name string) int64 {
+	_, rest, ok := bytes.Cut(status, []byte("\n"+name+":"))
 	if !ok {
 		return 0
 	}
 	line, _, _ := bytes.Cut(rest, []byte("\n"))
-	f := bytes.Fields(line) // "12345 kB"
+	f := bytes.Fields(line)
 	if len(f) == 0 {
 		return 0
 	}

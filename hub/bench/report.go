@@ -71,7 +71,7 @@ type Second struct {
 	DeliveredPerSec int64    `json:"delivered_per_sec"`
 	P99MS           *float64 `json:"p99_ms"`    // of the deliveries that arrived in this second; null if none
 	CPUCores        *float64 `json:"cpu_cores"` // hub CPU seconds used in this second; null when unknown
-	RSSMB           *float64 `json:"rss_mb"`    // sum of peak RSS at the end of this second; null when unknown
+	RSSMB           *float64 `json:"rss_mb"`    // resident memory (VmRSS, summed) at the end of this second; null when unknown
 }
 
 // OK reports whether the run passed: every accepted event reached every
@@ -105,12 +105,20 @@ func (r *Result) WriteTable(w io.Writer) error {
 		rate = fmt.Sprintf("%g events/s", r.Rate)
 	}
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
-	row("mode", "%s (%d events, fan-out %d, concurrency %d, rate %s)", r.Mode, r.Events, r.Fanout, r.Concurrency, rate)
+	fanout := fmt.Sprintf("fan-out %d", r.Fanout)
+	if r.Fanout == 0 {
+		fanout = "ingest only, no subscriptions"
+	}
+	row("mode", "%s (%d events, %s, concurrency %d, rate %s)", r.Mode, r.Events, fanout, r.Concurrency, rate)
 	row("events", "sent %d, accepted %d, rejected %d%s", r.Sent, r.Accepted, r.Rejected, rejections(r.Rejections))
 	row("accepted/s", "%.1f", r.AcceptedPerSec)
 	row("deliveries", "%d of %d in %.2f s (first send -> last arrival)", r.Delivered, r.Expected, r.DurationS)
 	row("delivered/s", "%.1f", r.DeliveredPerSec)
-	row("latency ms", "p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  (202 -> arrival)", r.P50MS, r.P90MS, r.P99MS, r.MaxMS)
+	if r.Delivered > 0 {
+		row("latency ms", "p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  (202 -> arrival)", r.P50MS, r.P90MS, r.P99MS, r.MaxMS)
+	} else {
+		row("latency ms", "none: nothing was delivered")
+	}
 	lost := fmt.Sprint(r.Lost)
 	if r.TimedOut {
 		lost += " (timed out waiting)"

@@ -45,6 +45,7 @@ type sample struct {
 	at  time.Duration
 	cpu float64 // cumulative CPU seconds of the hub and its connectors
 	rss int64   // sum of their VmHWM in bytes
+	cur int64   // sum of their VmRSS in bytes
 }
 
 // analysis is everything a finished run measured; analyze turns it into the
@@ -174,7 +175,7 @@ func (a *analysis) analyze(r *Result) {
 				s0 = a.samples[0]
 			}
 			cores := round3(s1.cpu - s0.cpu)
-			rss := round1(float64(s1.rss) / (1 << 20))
+			rss := round1(float64(s1.cur) / (1 << 20))
 			sec.CPUCores, sec.RSSMB = &cores, &rss
 		}
 		r.Timeline[i] = sec

@@ -81,10 +81,10 @@ func TestAnalyzeCountsLossDuplicatesAndLatency(t *testing.T) {
 			},
 		},
 		samples: []sample{
-			{at: 900 * time.Millisecond, cpu: 10, rss: 100 << 20},
-			{at: 1500 * time.Millisecond, cpu: 10.4, rss: 150 << 20},
-			{at: 2 * sec, cpu: 11, rss: 120 << 20}, // a connector restarted: lower sum
-			{at: 3900 * time.Millisecond, cpu: 12.5, rss: 130 << 20},
+			{at: 900 * time.Millisecond, cpu: 10, rss: 100 << 20, cur: 90 << 20},
+			{at: 1500 * time.Millisecond, cpu: 10.4, rss: 150 << 20, cur: 150 << 20},
+			{at: 2 * sec, cpu: 11, rss: 120 << 20, cur: 80 << 20}, // a connector restarted: lower sum
+			{at: 3900 * time.Millisecond, cpu: 12.5, rss: 130 << 20, cur: 110 << 20},
 		},
 	}
 	var r Result
@@ -121,6 +121,8 @@ func TestAnalyzeCountsLossDuplicatesAndLatency(t *testing.T) {
 	require.NotNil(t, r.Timeline[0].CPUCores)
 	assert.Equal(t, 1.0, *r.Timeline[0].CPUCores) // 10 -> 11 between 1 s and 2 s
 	assert.Equal(t, 0.0, *r.Timeline[1].CPUCores)
+	require.NotNil(t, r.Timeline[0].RSSMB)
+	assert.Equal(t, 80.0, *r.Timeline[0].RSSMB, "the current RSS at the end of the second, not the peak")
 
 	var buf bytes.Buffer
 	require.NoError(t, r.WriteTimeline(&buf))
