@@ -11,6 +11,12 @@
 // River job run is exactly one HTTP try per delivery; go-retryablehttp never
 // retries on its own, because the schedule (minutes to a day apart, surviving
 // restarts) lives in the queue, not in a goroutine.
+//
+// A try that was made is never made again only because its outcome could
+// not be written (database locked by another process, disk full): the write
+// is retried in process, at most a second apart, until the database is back
+// (for up to 30 s in a queue job, until Stop in the dispatcher). So the
+// attempt log holds every try a receiver saw, unless the process dies first.
 package delivery
 
 import (

@@ -100,21 +100,10 @@ func (d *Dispatcher) first(ev *event.Event, targets []*store.Target) {
 			s.log.Error("first try of an event failed; it is queued at the next start", "event_id", ev.ID, "error", err)
 			return
 		}
-		for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-			err := s.record(d.ctx, outcomes)
-			if err == nil {
-				break
-			}
-			if d.ctx.Err() != nil {
-				s.log.Warn("stopping before the first try's outcomes were written; the deliveries are tried again at the next start",
-					"event_id", ev.ID, "error", err)
-				return
-			}
-			s.log.Warn("writing delivery outcomes failed; retrying", "event_id", ev.ID, "error", err, "retry_in", wait)
-			select {
-			case <-time.After(wait):
-			case <-d.ctx.Done():
-			}
+		if err := s.recordUntil(d.ctx, ev.ID, outcomes); err != nil {
+			s.log.Warn("stopping before the first try's outcomes were written; the deliveries are tried again at the next start",
+				"event_id", ev.ID, "error", err)
+			return
 		}
 		if cut {
 			return // Stop gave up: the untried rest is queued at the next start

@@ -59,7 +59,7 @@ func (w *fanoutWorker) Work(ctx context.Context, j *river.Job[job.Fanout]) error
 	if err != nil {
 		return err
 	}
-	if err := s.record(ctx, outcomes); err != nil {
+	if err := s.recordMade(ctx, ev.ID, outcomes); err != nil {
 		return err
 	}
 	if more || cut {
@@ -109,7 +109,7 @@ func (w *retryWorker) Work(ctx context.Context, j *river.Job[job.Retry]) error {
 	if cut {
 		return river.JobSnooze(0) // shutdown: try again when the queue runs again
 	}
-	return s.record(ctx, outcomes)
+	return s.recordMade(ctx, ev.ID, outcomes)
 }
 
 // Deliver makes one try of t now and returns its outcome without recording
@@ -215,7 +215,38 @@ func (s *Service) secrets(sub *store.Subscription) []string {
 	return out
 }
 
-// record writes outcomes in one store call and counts what they did.
+// recordMade records the outcomes of a queue job's tries, retrying a failed
+// write for up to recordTimeout whatever happens to the job's context: the
+// tries were made, and a job that failed now would be run again by the
+// queue, sending them a second time while the first ones never reach the
+// log.
+func (s *Service) recordMade(ctx context.Context, eventID string, outcomes []store.Outcome) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return s.recordUntil(rctx, eventID, outcomes)
+}
+
+// recordUntil writes outcomes, retrying a failed write at most a second
+// apart until it succeeds or ctx ends. Writes fail while the database is
+// unavailable (locked by another process, disk full) and work again once
+// it is back.
+func (s *Service) recordUntil(ctx context.Context, eventID string, outcomes []store.Outcome) error {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := s.record(ctx, outcomes)
+		if err == nil {
+			return nil
+		}
+		s.log.Warn("writing delivery outcomes failed; retrying", "event_id", eventID, "error", err, "retry_in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up retrying: %w)", err, context.Cause(ctx))
+		}
+	}
+}
+
+// record writes outcomes in one store call and counts what they did. The
+// write runs to the end even if ctx is cancelled meanwhile.
 func (s *Service) record(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
