@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -429,7 +431,20 @@ func eventBody(scenario string, i int) map[string]any {
 // counts the entries (delivery tries), checking no entry repeats. filters
 // are more query parameters as name, value pairs.
 func (h *hubProc) logCount(subscriptionID string, filters ...string) (int, error) {
+	byEvent, err := h.logTries(subscriptionID, filters...)
+	n := 0
+	for _, tries := range byEvent {
+		n += tries
+	}
+	return n, err
+}
+
+// logTries walks every page of GET /webhook/logs for one subscription and
+// counts the entries (delivery tries) per event id, checking no entry
+// repeats. filters are more query parameters as name, value pairs.
+func (h *hubProc) logTries(subscriptionID string, filters ...string) (map[string]int, error) {
 	seen := map[string]bool{}
+	byEvent := map[string]int{}
 	q := url.Values{"limit": {"200"}, "filter[subscription_id]": {subscriptionID}}
 	for i := 0; i+1 < len(filters); i += 2 {
 		q.Set(filters[i], filters[i+1])
@@ -437,31 +452,71 @@ func (h *hubProc) logCount(subscriptionID string, filters ...string) (int, error
 	for {
 		a, err := h.call(context.Background(), http.MethodGet, "/webhook/logs?"+q.Encode(), "", nil)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		if a.status != http.StatusOK {
-			return 0, fmt.Errorf("GET /webhook/logs: %d %s", a.status, a.raw)
+			return nil, fmt.Errorf("GET /webhook/logs: %d %s", a.status, a.raw)
 		}
 		items, _ := a.body["data"].([]any)
 		for _, it := range items {
 			e, _ := it.(map[string]any)
 			id, _ := e["id"].(string)
 			if sub, _ := e["subscription_id"].(string); sub != subscriptionID {
-				return 0, fmt.Errorf("log entry %s of subscription %q in a list filtered by %s", id, sub, subscriptionID)
+				return nil, fmt.Errorf("log entry %s of subscription %q in a list filtered by %s", id, sub, subscriptionID)
 			}
 			if seen[id] {
-				return 0, fmt.Errorf("log entry %s listed twice", id)
+				return nil, fmt.Errorf("log entry %s listed twice", id)
 			}
 			seen[id] = true
+			ev, _ := e["event_id"].(string)
+			byEvent[ev]++
 		}
 		meta, _ := a.body["meta"].(map[string]any)
 		cursors, _ := meta["cursors"].(map[string]any)
 		next, _ := cursors["next"].(string)
 		if next == "" || len(items) == 0 {
-			return len(seen), nil
+			return byEvent, nil
 		}
 		q.Set("cursor", next)
 	}
+}
+
+// everyTryLogged waits until the log of subscription sub holds, event by
+// event, exactly the tries rcv saw, and returns how many that is. On
+// timeout it fails naming the events whose tries and log entries differ,
+// which says whether a try went unlogged or a log entry has no request.
+func everyTryLogged(t *testing.T, h *hubProc, sub string, rcv *receiver, timeout time.Duration) int {
+	t.Helper()
+	var logged int
+	eventually(t, timeout, "the log of "+rcv.name+" accounts for every request it saw", func() (bool, string) {
+		byEvent, err := h.logTries(sub)
+		if err != nil {
+			return false, err.Error()
+		}
+		seen := rcv.triesByEvent()
+		var diffs []string
+		logged = 0
+		for id, n := range byEvent {
+			logged += n
+			if seen[id] != n {
+				diffs = append(diffs, fmt.Sprintf("%s: %d logged, %d received", id, n, seen[id]))
+			}
+		}
+		received := 0
+		for id, n := range seen {
+			received += n
+			if _, ok := byEvent[id]; !ok {
+				diffs = append(diffs, fmt.Sprintf("%s: 0 logged, %d received", id, n))
+			}
+		}
+		slices.Sort(diffs)
+		if len(diffs) > 5 {
+			diffs = append(diffs[:5], fmt.Sprintf("and %d more", len(diffs)-5))
+		}
+		return len(diffs) == 0, fmt.Sprintf("%d log entries, %d requests received; differing events: %s",
+			logged, received, strings.Join(diffs, "; "))
+	})
+	return logged
 }
 
 // eventually polls cond every 100ms until it holds or timeout passes, and
@@ -603,6 +658,13 @@ func (r *receiver) serveHook(w http.ResponseWriter, req *http.Request) {
 	case redirect:
 		http.Redirect(w, req, "/moved", http.StatusFound)
 	}
+}
+
+// triesByEvent is how many requests the receiver saw per webhook-id (event id).
+func (r *receiver) triesByEvent() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.tries)
 }
 
 // stats is a consistent snapshot of what a receiver saw.

@@ -80,10 +80,6 @@ func (f *storageFault) after(ended time.Time, what string, faulted int) time.Dur
 	sumReceivers(t, f.r, f.rcv)
 	// No crash here, so the log must account for every try the receiver
 	// saw (an outcome whose write failed is written once the fault is gone).
-	eventually(t, 30*time.Second, "every try logged", func() (bool, string) {
-		f.r.triesLogged, err = h.logCount(f.sub)
-		return err == nil && f.r.triesLogged == f.r.triesSeen,
-			fmt.Sprintf("%d logged, %d received (%v)", f.r.triesLogged, f.r.triesSeen, err)
-	})
+	f.r.triesLogged = everyTryLogged(t, h, f.sub, f.rcv, 30*time.Second)
 	return recovered
 }
