@@ -1,0 +1,235 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+const connectionColumns = `id, consumer_id, service_id, status, settings, credentials_sealed,
+	token_hash, registrations, created_at, updated_at, token_sealed`
+
+// sealedConnection is a connection row before its credentials are opened, so
+// decryption happens after the rows are closed and the connection is back in
+// the pool.
+type sealedConnection struct {
+	store.Connection
+	credentials []byte
+	token       []byte
+}
+
+func scanConnection(row scanner) (*sealedConnection, error) {
+	var (
+		c             sealedConnection
+		settings      []byte
+		registrations []byte
+	)
+	err := row.Scan(&c.ID, &c.ConsumerID, &c.ServiceID, &c.Status, &settings, &c.credentials,
+		&c.TokenHash, &registrations, &c.CreatedAt, &c.UpdatedAt, &c.token)
+	if err != nil {
+		return nil, err
+	}
+	c.Settings = json.RawMessage(settings)
+	if registrations != nil {
+		c.Registrations = json.RawMessage(registrations)
+	}
+	c.CreatedAt = utc(c.CreatedAt)
+	c.UpdatedAt = utc(c.UpdatedAt)
+	return &c, nil
+}
+
+// openConnection decrypts the credentials into the embedded Connection. No
+// sealed value means no credentials (a nil map).
+func (s *Store) openConnection(c *sealedConnection) (*store.Connection, error) {
+	token, err := store.OpenString(s.sealer, c.token)
+	if err != nil {
+		return nil, fmt.Errorf("opening inbound token of connection %s: %w", c.ID, err)
+	}
+	c.Token = token
+	if c.credentials == nil {
+		return &c.Connection, nil
+	}
+	plain, err := s.sealer.Open(c.credentials)
+	if err != nil {
+		return nil, fmt.Errorf("opening credentials of connection %s: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(plain, &c.Credentials); err != nil {
+		// The error would quote the plaintext; say only where it failed.
+		return nil, fmt.Errorf("reading credentials of connection %s: not a JSON object of strings", c.ID)
+	}
+	return &c.Connection, nil
+}
+
+// connectionArgs checks c's JSON documents, normalises empty settings to {}
+// and returns settings, sealed credentials and registrations as stored.
+func (s *Store) connectionArgs(c *store.Connection) (settings string, credentials []byte, registrations any, err error) {
+	if len(c.Settings) == 0 {
+		c.Settings = json.RawMessage(`{}`)
+	}
+	if !json.Valid(c.Settings) {
+		return "", nil, nil, fmt.Errorf("connection %s: settings are not valid JSON", c.ID)
+	}
+	if len(c.Registrations) > 0 {
+		if !json.Valid(c.Registrations) {
+			return "", nil, nil, fmt.Errorf("connection %s: registrations are not valid JSON", c.ID)
+		}
+		registrations = string(c.Registrations)
+	}
+	if c.Credentials != nil {
+		plain, err := json.Marshal(c.Credentials)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("encoding credentials of connection %s: %w", c.ID, err)
+		}
+		if credentials, err = s.sealer.Seal(plain); err != nil {
+			return "", nil, nil, fmt.Errorf("sealing credentials of connection %s: %w", c.ID, err)
+		}
+	}
+	return string(c.Settings), credentials, registrations, nil
+}
+
+// CreateConnection stores c, filling ID, CreatedAt and UpdatedAt, and empty
+// Settings with {}. A consumer, a service and a token hash are required: an
+// empty consumer would make the connection visible to every caller that
+// forgot to pass one. A token hash already in use fails.
+func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error {
+	switch {
+	case c.ConsumerID == "":
+		return errors.New("creating connection: no consumer id")
+	case c.ServiceID == "":
+		return errors.New("creating connection: no service id")
+	case len(c.TokenHash) == 0:
+		return errors.New("creating connection: no token hash")
+	}
+	if c.ID == "" {
+		c.ID = store.NewID()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = store.Now()
+	}
+	c.CreatedAt = store.Time(c.CreatedAt)
+	c.UpdatedAt = c.CreatedAt
+	settings, credentials, registrations, err := s.connectionArgs(c)
+	if err != nil {
+		return err
+	}
+	token, err := store.SealString(s.sealer, c.Token)
+	if err != nil {
+		return fmt.Errorf("sealing inbound token of connection %s: %w", c.ID, err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO connections (`+connectionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		c.ID, c.ConsumerID, c.ServiceID, c.Status, settings, credentials,
+		c.TokenHash, registrations, c.CreatedAt, c.UpdatedAt, token)
+	if err != nil {
+		return fmt.Errorf("inserting connection %s: %w", c.ID, unavailable(err))
+	}
+	return nil
+}
+
+// GetConnection loads one of consumerID's connections with its credentials
+// opened; another consumer's connection is not found.
+func (s *Store) GetConnection(ctx context.Context, consumerID, id string) (*store.Connection, error) {
+	return s.connection(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1 AND consumer_id = $2`, id, consumerID)
+}
+
+// ConnectionByID loads a connection whatever its consumer, for operator
+// tools that hold the store itself (send-test-event).
+func (s *Store) ConnectionByID(ctx context.Context, id string) (*store.Connection, error) {
+	return s.connection(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1`, id)
+}
+
+func (s *Store) connection(ctx context.Context, query, id string, args ...any) (*store.Connection, error) {
+	sealed, err := scanConnection(s.pool.QueryRow(ctx, query, append([]any{id}, args...)...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("connection", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading connection %s: %w", id, unavailable(err))
+	}
+	return s.openConnection(sealed)
+}
+
+// ConnectionByToken finds the connection an inbound request is for. The
+// service id must match too, so a token is only good on its own service's
+// URL. Every lookup is a query: unlike the SQLite store, this one keeps no
+// cache, since a node could invalidate it only for its own writes and
+// another node's update or delete would go unseen.
+func (s *Store) ConnectionByToken(ctx context.Context, serviceID string, tokenHash []byte) (*store.Connection, error) {
+	if len(tokenHash) == 0 {
+		return nil, notFound("connection of service", serviceID)
+	}
+	sealed, err := scanConnection(s.pool.QueryRow(ctx,
+		`SELECT `+connectionColumns+` FROM connections WHERE token_hash = $1 AND service_id = $2`, tokenHash, serviceID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The token is a credential: it stays out of the error.
+		return nil, notFound("connection of service", serviceID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up connection of service %s by token: %w", serviceID, unavailable(err))
+	}
+	return s.openConnection(sealed)
+}
+
+// ListConnections lists consumerID's connections newest first.
+func (s *Store) ListConnections(ctx context.Context, consumerID string, p store.Page) ([]*store.Connection, error) {
+	var w where
+	// Not w.eq: an empty consumer id must match nothing, not everything.
+	w.add("consumer_id", "=", consumerID)
+	query, args, reverse := w.page(`SELECT `+connectionColumns+` FROM connections`, p)
+	sealed, err := queryAll(ctx, s.pool, scanConnection, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing connections of consumer %s: %w", consumerID, unavailable(err))
+	}
+	out := make([]*store.Connection, 0, len(sealed))
+	for _, c := range sealed {
+		opened, err := s.openConnection(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, opened)
+	}
+	return ordered(out, reverse), nil
+}
+
+// UpdateConnection writes c's status, settings, credentials and
+// registrations, sets c.UpdatedAt and gives c the stored CreatedAt. The
+// consumer, service and token hash never change.
+func (s *Store) UpdateConnection(ctx context.Context, c *store.Connection) error {
+	c.UpdatedAt = store.Now()
+	settings, credentials, registrations, err := s.connectionArgs(c)
+	if err != nil {
+		return err
+	}
+	err = s.pool.QueryRow(ctx, `UPDATE connections SET
+		status = $1, settings = $2, credentials_sealed = $3, registrations = $4, updated_at = $5
+		WHERE id = $6 AND consumer_id = $7
+		RETURNING created_at`,
+		c.Status, settings, credentials, registrations, c.UpdatedAt, c.ID, c.ConsumerID,
+	).Scan(&c.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("connection", c.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("updating connection %s: %w", c.ID, unavailable(err))
+	}
+	c.CreatedAt = utc(c.CreatedAt)
+	return nil
+}
+
+// DeleteConnection removes one of consumerID's connections; its inbound
+// token stops working at once. Events it produced stay.
+func (s *Store) DeleteConnection(ctx context.Context, consumerID, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM connections WHERE id = $1 AND consumer_id = $2`, id, consumerID)
+	if err != nil {
+		return fmt.Errorf("deleting connection %s: %w", id, unavailable(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("connection", id)
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboardhq/switchboard/hub/store"
+)
+
+const subscriptionColumns = `id, description, unified_api, status, disabled_reason, delivery_url,
+	events, consumer_id, retry_schedule, secret_sealed, previous_secret_sealed,
+	previous_secret_expires_at, fail_streak, fail_streak_started_at, last_failed_at,
+	last_succeeded_at, created_at, updated_at`
+
+// sealedSubscription is a subscription row before its secrets are opened, so
+// decryption happens outside any transaction and once per subscription.
+type sealedSubscription struct {
+	store.Subscription
+	secret, previous []byte
+}
+
+// subscriptionRow holds a subscriptions row while it is scanned.
+type subscriptionRow struct {
+	sub sealedSubscription
+}
+
+func (r *subscriptionRow) dest() []any {
+	s := &r.sub
+	return []any{&s.ID, &s.Description, &s.UnifiedAPI, &s.Status, &s.DisabledReason, &s.DeliveryURL,
+		&s.Events, &s.ConsumerID, &s.RetrySchedule, &s.secret, &s.previous,
+		&s.PreviousSecretExpiresAt, &s.FailStreak, &s.FailStreakStartedAt, &s.LastFailedAt,
+		&s.LastSucceededAt, &s.CreatedAt, &s.UpdatedAt}
+}
+
+func (r *subscriptionRow) subscription() *sealedSubscription {
+	sub := &r.sub
+	if sub.Events == nil {
+		sub.Events = []string{} // never NULL; as the SQLite store reads "[]"
+	}
+	sub.PreviousSecretExpiresAt = utcOrNil(sub.PreviousSecretExpiresAt)
+	sub.FailStreakStartedAt = utcOrNil(sub.FailStreakStartedAt)
+	sub.LastFailedAt = utcOrNil(sub.LastFailedAt)
+	sub.LastSucceededAt = utcOrNil(sub.LastSucceededAt)
+	sub.CreatedAt = utc(sub.CreatedAt)
+	sub.UpdatedAt = utc(sub.UpdatedAt)
+	return sub
+}
+
+func scanSubscription(row scanner) (*sealedSubscription, error) {
+	var r subscriptionRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	return r.subscription(), nil
+}
+
+// open decrypts the secrets into the embedded Subscription.
+func (s *Store) open(sub *sealedSubscription) (*store.Subscription, error) {
+	var err error
+	if sub.Secret, err = store.OpenString(s.sealer, sub.secret); err != nil {
+		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
+	}
+	if sub.PreviousSecret, err = store.OpenString(s.sealer, sub.previous); err != nil {
+		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
+	}
+	return &sub.Subscription, nil
+}
+
+// subscriptionArgs normalises sub's times and returns the values of every
+// column but id and created_at, in subscriptionColumns order, with the
+// secrets sealed.
+func (s *Store) subscriptionArgs(sub *store.Subscription) ([]any, error) {
+	events := sub.Events
+	if events == nil {
+		events = []string{} // NULL would be refused; no events is []
+	}
+	secret, err := store.SealString(s.sealer, sub.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
+	}
+	previous, err := store.SealString(s.sealer, sub.PreviousSecret)
+	if err != nil {
+		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
+	}
+	for _, t := range []**time.Time{&sub.PreviousSecretExpiresAt, &sub.FailStreakStartedAt, &sub.LastFailedAt, &sub.LastSucceededAt} {
+		if *t != nil {
+			v := store.Time(**t)
+			*t = &v
+		}
+	}
+	return []any{sub.Description, sub.UnifiedAPI, sub.Status, sub.DisabledReason, sub.DeliveryURL,
+		events, sub.ConsumerID, sub.RetrySchedule, secret, previous,
+		sub.PreviousSecretExpiresAt, sub.FailStreak, sub.FailStreakStartedAt, sub.LastFailedAt,
+		sub.LastSucceededAt}, nil
+}
+
+// CreateSubscription stores sub, filling ID, CreatedAt and UpdatedAt.
+func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription) error {
+	if sub.ID == "" {
+		sub.ID = store.NewID()
+	}
+	if sub.CreatedAt.IsZero() {
+		sub.CreatedAt = store.Now()
+	}
+	sub.CreatedAt = store.Time(sub.CreatedAt)
+	sub.UpdatedAt = sub.CreatedAt
+	args, err := s.subscriptionArgs(sub)
+	if err != nil {
+		return err
+	}
+	args = append([]any{sub.ID}, args...)
+	args = append(args, sub.CreatedAt, sub.UpdatedAt)
+	_, err = s.pool.Exec(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, args...)
+	if err != nil {
+		return fmt.Errorf("inserting subscription %s: %w", sub.ID, unavailable(err))
+	}
+	return nil
+}
+
+// GetSubscription loads one subscription with its secrets opened.
+func (s *Store) GetSubscription(ctx context.Context, id string) (*store.Subscription, error) {
+	sealed, err := scanSubscription(s.pool.QueryRow(ctx,
+		`SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("subscription", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading subscription %s: %w", id, unavailable(err))
+	}
+	return s.open(sealed)
+}
+
+// ListSubscriptions lists subscriptions newest first.
+func (s *Store) ListSubscriptions(ctx context.Context, p store.Page) ([]*store.Subscription, error) {
+	var w where
+	query, args, reverse := w.page(`SELECT `+subscriptionColumns+` FROM subscriptions`, p)
+	sealed, err := queryAll(ctx, s.pool, scanSubscription, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing subscriptions: %w", unavailable(err))
+	}
+	out := make([]*store.Subscription, 0, len(sealed))
+	for _, sub := range sealed {
+		opened, err := s.open(sub)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, opened)
+	}
+	return ordered(out, reverse), nil
+}
+
+// UpdateSubscription writes every mutable field of sub. Disabling a
+// subscription cancels its pending deliveries, as deleting it does: nothing
+// more will be sent to it.
+func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription) error {
+	sub.UpdatedAt = store.Now()
+	args, err := s.subscriptionArgs(sub)
+	if err != nil {
+		return err
+	}
+	// Only the configuration is written. The health fields belong to
+	// RecordOutcomes, which may run between this caller's read and write;
+	// they are reset only when this update re-enables the subscription.
+	args = append(args[:11], sub.UpdatedAt, sub.ID)
+	disabling := sub.Status == store.StatusDisabled
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		if disabling {
+			// FOR UPDATE waits for publishes that matched the subscription
+			// (they hold it FOR KEY SHARE), so cancelPending below sees
+			// their deliveries; publishes after it see it disabled.
+			var id string
+			err := w.QueryRow(ctx, `SELECT id FROM subscriptions WHERE id = $1 FOR UPDATE`, sub.ID).Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound("subscription", sub.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("locking subscription %s: %w", sub.ID, err)
+			}
+		}
+		err := w.QueryRow(ctx, `UPDATE subscriptions SET
+			fail_streak = CASE WHEN status <> 'enabled' AND $1 = 'enabled' THEN 0 ELSE fail_streak END,
+			fail_streak_started_at = CASE WHEN status <> 'enabled' AND $1 = 'enabled' THEN NULL ELSE fail_streak_started_at END,
+			description = $2, unified_api = $3, status = $1, disabled_reason = $4, delivery_url = $5,
+			events = $6, consumer_id = $7, retry_schedule = $8, secret_sealed = $9, previous_secret_sealed = $10,
+			previous_secret_expires_at = $11, updated_at = $12
+			WHERE id = $13
+			RETURNING created_at, fail_streak, fail_streak_started_at, last_failed_at, last_succeeded_at`,
+			args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12],
+		).Scan(&sub.CreatedAt, &sub.FailStreak, &sub.FailStreakStartedAt, &sub.LastFailedAt, &sub.LastSucceededAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("subscription", sub.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("updating subscription %s: %w", sub.ID, err)
+		}
+		sub.CreatedAt = utc(sub.CreatedAt)
+		sub.FailStreakStartedAt = utcOrNil(sub.FailStreakStartedAt)
+		sub.LastFailedAt = utcOrNil(sub.LastFailedAt)
+		sub.LastSucceededAt = utcOrNil(sub.LastSucceededAt)
+		if disabling {
+			return cancelPending(ctx, w, sub.ID, sub.UpdatedAt)
+		}
+		return nil
+	})
+}
+
+// DeleteSubscription removes a subscription and cancels its pending
+// deliveries; its deliveries and attempt log stay as history. The delete
+// locks the row FOR UPDATE, which waits for publishes that matched it, as
+// disabling does.
+func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+	now := store.Now()
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		tag, err := w.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("deleting subscription %s: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("subscription", id)
+		}
+		return cancelPending(ctx, w, id, now)
+	})
+}
