@@ -31,6 +31,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/secret"
 	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/hub/store/postgres"
 	"github.com/switchboardhq/switchboard/hub/store/sqlite"
 )
 
@@ -109,8 +110,14 @@ type StoreOptions struct {
 // OpenStore opens the configured store; the CLI's keys commands use it too.
 // The returned lock, when not nil, must be released after the store closes.
 func OpenStore(ctx context.Context, o StoreOptions) (store.Store, *flock.Flock, error) {
-	if o.DatabaseURL != "" {
-		return nil, nil, errors.New("the PostgreSQL store is not available in this build yet; omit --database-url to use the embedded store")
+	if o.DatabaseURL != "" && o.MasterKey != "" {
+		// Every node of a shared database opens the same secrets: the key
+		// comes from the environment and nothing is written to a data directory.
+		box, err := masterBox("", o.MasterKey, o.Logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return openPostgres(ctx, o, box)
 	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data directory %s: %w", o.DataDir, err)
@@ -118,6 +125,9 @@ func OpenStore(ctx context.Context, o StoreOptions) (store.Store, *flock.Flock, 
 	box, err := masterBox(o.DataDir, o.MasterKey, o.Logger)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.DatabaseURL != "" {
+		return openPostgres(ctx, o, box)
 	}
 	var lock *flock.Flock
 	if o.Serve {
@@ -145,6 +155,17 @@ func OpenStore(ctx context.Context, o StoreOptions) (store.Store, *flock.Flock, 
 		return nil, nil, fmt.Errorf("opening embedded store: %w", err)
 	}
 	return st, lock, nil
+}
+
+// openPostgres opens the distributed store. No data directory lock: any
+// number of serving processes share the database, and River hands each job
+// to one of them.
+func openPostgres(ctx context.Context, o StoreOptions, box *secret.Box) (store.Store, *flock.Flock, error) {
+	st, err := postgres.Open(ctx, postgres.Config{URL: o.DatabaseURL, Sealer: box, Logger: o.Logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening PostgreSQL store %s: %w", redactURL(o.DatabaseURL), err)
+	}
+	return st, nil, nil
 }
 
 func masterBox(dataDir, configured string, logger *slog.Logger) (*secret.Box, error) {
@@ -222,6 +243,18 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		return fmt.Errorf("registering dispatch metrics: %w", err)
 	}
 
+	queueConfig := store.QueueConfig{Workers: workers, MaxWorkers: h.cfg.Workers}
+	if h.cfg.DatabaseURL == "" {
+		// The first try in process suits the embedded store, where this
+		// process is the only one and its next start sweeps up what a crash
+		// left untried. Nodes sharing a PostgreSQL database make every first
+		// try through the queue: a node that died holding first tries in
+		// process would leave them until some node starts again (the sweep
+		// runs at start), where a queued job is rescued by the live nodes.
+		// River spreads the jobs over the nodes.
+		queueConfig.Dispatcher = disp
+	}
+
 	reg := h.mappings
 	connectorCmds := h.cfg.Connectors
 	if connectorCmds == nil {
@@ -275,7 +308,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 	}
 
 	h.services = []service{
-		&queueService{store: h.store, cfg: store.QueueConfig{Workers: workers, MaxWorkers: h.cfg.Workers, Dispatcher: disp}},
+		&queueService{store: h.store, cfg: queueConfig},
 		&dispatchService{dispatcher: disp},
 		&statsService{store: h.store, metrics: h.metrics, logger: h.logger, every: 5 * time.Second},
 		&mappingService{registry: reg, logger: h.logger},
