@@ -1,6 +1,9 @@
 package store
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // SealString seals a secret for storage. An empty secret stays empty (nil),
 // so optional secrets such as a subscription's previous secret need no flag.
@@ -25,4 +28,55 @@ func OpenString(s Sealer, sealed []byte) (string, error) {
 		return "", fmt.Errorf("opening sealed secret: %w", err)
 	}
 	return string(pt), nil
+}
+
+// OpenConnection opens a connection's sealed inbound token and credentials
+// into c, as every store reads them back. No sealed credentials means none
+// (a nil map).
+func OpenConnection(s Sealer, c *Connection, token, credentials []byte) error {
+	t, err := OpenString(s, token)
+	if err != nil {
+		return fmt.Errorf("opening inbound token of connection %s: %w", c.ID, err)
+	}
+	c.Token = t
+	if credentials == nil {
+		return nil
+	}
+	plain, err := s.Open(credentials)
+	if err != nil {
+		return fmt.Errorf("opening credentials of connection %s: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(plain, &c.Credentials); err != nil {
+		// The error would quote the plaintext; say only where it failed.
+		return fmt.Errorf("reading credentials of connection %s: not a JSON object of strings", c.ID)
+	}
+	return nil
+}
+
+// ConnectionColumns checks c's JSON documents, normalises empty settings to
+// {} and returns settings, sealed credentials and registrations (nil or the
+// JSON text) as every store keeps them.
+func ConnectionColumns(s Sealer, c *Connection) (settings string, credentials []byte, registrations any, err error) {
+	if len(c.Settings) == 0 {
+		c.Settings = json.RawMessage(`{}`)
+	}
+	if !json.Valid(c.Settings) {
+		return "", nil, nil, fmt.Errorf("connection %s: settings are not valid JSON", c.ID)
+	}
+	if len(c.Registrations) > 0 {
+		if !json.Valid(c.Registrations) {
+			return "", nil, nil, fmt.Errorf("connection %s: registrations are not valid JSON", c.ID)
+		}
+		registrations = string(c.Registrations)
+	}
+	if c.Credentials != nil {
+		plain, err := json.Marshal(c.Credentials)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("encoding credentials of connection %s: %w", c.ID, err)
+		}
+		if credentials, err = s.Seal(plain); err != nil {
+			return "", nil, nil, fmt.Errorf("sealing credentials of connection %s: %w", c.ID, err)
+		}
+	}
+	return string(c.Settings), credentials, registrations, nil
 }

@@ -44,53 +44,13 @@ func scanConnection(row scanner) (*sealedConnection, error) {
 	return &c, nil
 }
 
-// openConnection decrypts the credentials into the embedded Connection. No
-// sealed value means no credentials (a nil map).
+// openConnection decrypts the token and credentials into the embedded
+// Connection.
 func (s *Store) openConnection(c *sealedConnection) (*store.Connection, error) {
-	token, err := store.OpenString(s.sealer, c.token)
-	if err != nil {
-		return nil, fmt.Errorf("opening inbound token of connection %s: %w", c.ID, err)
-	}
-	c.Token = token
-	if c.credentials == nil {
-		return &c.Connection, nil
-	}
-	plain, err := s.sealer.Open(c.credentials)
-	if err != nil {
-		return nil, fmt.Errorf("opening credentials of connection %s: %w", c.ID, err)
-	}
-	if err := json.Unmarshal(plain, &c.Credentials); err != nil {
-		// The error would quote the plaintext; say only where it failed.
-		return nil, fmt.Errorf("reading credentials of connection %s: not a JSON object of strings", c.ID)
+	if err := store.OpenConnection(s.sealer, &c.Connection, c.token, c.credentials); err != nil {
+		return nil, err
 	}
 	return &c.Connection, nil
-}
-
-// connectionArgs checks c's JSON documents, normalises empty settings to {}
-// and returns settings, sealed credentials and registrations as stored.
-func (s *Store) connectionArgs(c *store.Connection) (settings string, credentials []byte, registrations any, err error) {
-	if len(c.Settings) == 0 {
-		c.Settings = json.RawMessage(`{}`)
-	}
-	if !json.Valid(c.Settings) {
-		return "", nil, nil, fmt.Errorf("connection %s: settings are not valid JSON", c.ID)
-	}
-	if len(c.Registrations) > 0 {
-		if !json.Valid(c.Registrations) {
-			return "", nil, nil, fmt.Errorf("connection %s: registrations are not valid JSON", c.ID)
-		}
-		registrations = string(c.Registrations)
-	}
-	if c.Credentials != nil {
-		plain, err := json.Marshal(c.Credentials)
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("encoding credentials of connection %s: %w", c.ID, err)
-		}
-		if credentials, err = s.sealer.Seal(plain); err != nil {
-			return "", nil, nil, fmt.Errorf("sealing credentials of connection %s: %w", c.ID, err)
-		}
-	}
-	return string(c.Settings), credentials, registrations, nil
 }
 
 // CreateConnection stores c, filling ID, CreatedAt and UpdatedAt, and empty
@@ -114,7 +74,7 @@ func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error
 	}
 	c.CreatedAt = store.Time(c.CreatedAt)
 	c.UpdatedAt = c.CreatedAt
-	settings, credentials, registrations, err := s.connectionArgs(c)
+	settings, credentials, registrations, err := store.ConnectionColumns(s.sealer, c)
 	if err != nil {
 		return err
 	}
@@ -213,7 +173,7 @@ func (s *Store) ListConnections(ctx context.Context, consumerID string, p store.
 // consumer, service and token hash never change.
 func (s *Store) UpdateConnection(ctx context.Context, c *store.Connection) error {
 	c.UpdatedAt = store.Now()
-	settings, credentials, registrations, err := s.connectionArgs(c)
+	settings, credentials, registrations, err := store.ConnectionColumns(s.sealer, c)
 	if err != nil {
 		return err
 	}
