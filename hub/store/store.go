@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -299,6 +300,36 @@ type Outcome struct {
 	// (DisabledGone, DisabledRetryLimit) and cancels its pending deliveries.
 	Disable string
 	At      time.Time
+}
+
+// PrepareOutcomes checks each outcome's status and fills what a store
+// writes but a worker may leave zero: At (now), attempt ids and attempt
+// timestamps (the outcome's At), all at store.Time precision. Every store's
+// RecordOutcomes calls it first, so both write the same rows.
+func PrepareOutcomes(outcomes []Outcome, now time.Time) error {
+	for i := range outcomes {
+		o := &outcomes[i]
+		switch o.Status {
+		case DeliveryDelivered, DeliveryFailed, DeliveryPending, DeliveryCancelled:
+		default:
+			return fmt.Errorf("recording outcome of delivery %s: unknown status %q", o.DeliveryID, o.Status)
+		}
+		if o.At.IsZero() {
+			o.At = now
+		}
+		o.At = Time(o.At)
+		for j := range o.Attempts {
+			a := &o.Attempts[j]
+			if a.ID == "" {
+				a.ID = NewID()
+			}
+			if a.Timestamp.IsZero() {
+				a.Timestamp = o.At
+			}
+			a.Timestamp = Time(a.Timestamp)
+		}
+	}
+	return nil
 }
 
 // AttemptFilter narrows ListAttempts; empty fields match everything.

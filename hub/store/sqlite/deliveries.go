@@ -148,27 +148,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 		return nil
 	}
 	now := store.Now()
-	for i := range outcomes {
-		o := &outcomes[i]
-		switch o.Status {
-		case store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryPending, store.DeliveryCancelled:
-		default:
-			return fmt.Errorf("recording outcome of delivery %s: unknown status %q", o.DeliveryID, o.Status)
-		}
-		if o.At.IsZero() {
-			o.At = now
-		}
-		o.At = store.Time(o.At)
-		for j := range o.Attempts {
-			a := &o.Attempts[j]
-			if a.ID == "" {
-				a.ID = store.NewID()
-			}
-			if a.Timestamp.IsZero() {
-				a.Timestamp = o.At
-			}
-			a.Timestamp = store.Time(a.Timestamp)
-		}
+	if err := store.PrepareOutcomes(outcomes, now); err != nil {
+		return err
 	}
 
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
