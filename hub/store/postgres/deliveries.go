@@ -125,12 +125,13 @@ func (s *Store) RetryTarget(ctx context.Context, deliveryID string) (*event.Even
 //
 // SQLite's one writer ran such batches one at a time. Here they run
 // concurrently, so the transaction first locks the subscriptions of its
-// deliveries and then the deliveries, each in id order: concurrent batches
-// touching the same subscriptions queue up instead of deadlocking, health
-// counters (fail_streak = fail_streak + 1) lose no update, and a delete or
-// disable (which locks the subscription before cancelling its deliveries)
-// never crosses a batch. The per-outcome statements are then sent as one
-// pipelined batch.
+// deliveries (see lockForOutcomes) and then the deliveries, each in id
+// order: concurrent batches touching the same subscriptions queue up or
+// share a lock instead of deadlocking, and a delete or disable never
+// crosses a batch. The per-outcome statements are then sent as one
+// pipelined batch, the health updates last and in subscription order;
+// PostgreSQL re-reads a row updated meanwhile, so fail_streak =
+// fail_streak + 1 loses no failure.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) error {
 	if _, err := s.queue(); err != nil {
 		return err
@@ -143,16 +144,13 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 		return err
 	}
 	ids := make(map[string]bool, len(outcomes))
-	disables := false
 	for i := range outcomes {
-		o := &outcomes[i]
-		ids[o.DeliveryID] = true
-		disables = disables || o.Disable != ""
+		ids[outcomes[i].DeliveryID] = true
 	}
 	deliveryIDs := slices.Sorted(maps.Keys(ids))
 
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
-		subOf, err := lockForOutcomes(ctx, w, deliveryIDs, disables)
+		subOf, err := lockForOutcomes(ctx, w, outcomes, deliveryIDs)
 		if err != nil {
 			return err
 		}
@@ -166,7 +164,11 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 		for i := range outcomes {
 			queueOutcome(batch, &outcomes[i], subOf[outcomes[i].DeliveryID], now)
 		}
-		tries, err := readOutcomes(w.SendBatch(ctx, batch), outcomes)
+		health := healthOrder(outcomes, subOf)
+		for _, i := range health {
+			queueHealth(batch, &outcomes[i], subOf[outcomes[i].DeliveryID])
+		}
+		tries, err := readOutcomes(w.SendBatch(ctx, batch), outcomes, health, subOf)
 		if err != nil {
 			return err
 		}
@@ -211,13 +213,14 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 }
 
 // lockForOutcomes locks, in this order and each in id order, the
-// subscriptions of the deliveries and the deliveries, and returns each
-// delivery's subscription. A batch that disables a subscription locks FOR
-// UPDATE, which waits for publishes holding their matches FOR KEY SHARE
-// (see matchingSubscriptions); a health update needs only FOR NO KEY
-// UPDATE, which lets them run. A delivery's subscription never changes, so
+// subscriptions of the outcomes' deliveries and the deliveries, and returns
+// each delivery's subscription. A delivery's subscription never changes, so
 // reading it before the locks is safe.
-func lockForOutcomes(ctx context.Context, w *writeTx, deliveryIDs []string, disables bool) (map[string]string, error) {
+//
+// Each subscription is locked in the weakest mode its outcomes need (see
+// subscriptionLock), one statement per subscription so that every batch
+// takes its locks in the same order whatever their modes.
+func lockForOutcomes(ctx context.Context, w *writeTx, outcomes []store.Outcome, deliveryIDs []string) (map[string]string, error) {
 	subOf := make(map[string]string, len(deliveryIDs))
 	rows, err := w.Query(ctx, `SELECT id, subscription_id FROM deliveries WHERE id = ANY($1)`, deliveryIDs)
 	if err != nil {
@@ -230,13 +233,19 @@ func lockForOutcomes(ctx context.Context, w *writeTx, deliveryIDs []string, disa
 	}); err != nil {
 		return nil, fmt.Errorf("loading deliveries: %w", err)
 	}
-	mode := "NO KEY UPDATE"
-	if disables {
-		mode = "UPDATE"
+
+	modes := make(map[string]lockMode)
+	for i := range outcomes {
+		o := &outcomes[i]
+		if sub, ok := subOf[o.DeliveryID]; ok {
+			modes[sub] = max(modes[sub], subscriptionLock(o))
+		}
 	}
-	subs := slices.Sorted(maps.Values(subOf))
-	subs = slices.Compact(subs)
-	if _, err := w.Exec(ctx, `SELECT id FROM subscriptions WHERE id = ANY($1) ORDER BY id FOR `+mode, subs); err != nil {
+	batch := &pgx.Batch{}
+	for _, sub := range slices.Sorted(maps.Keys(modes)) {
+		batch.Queue(`SELECT id FROM subscriptions WHERE id = $1 FOR `+modes[sub].String(), sub)
+	}
+	if err := w.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("locking subscriptions: %w", err)
 	}
 	if _, err := w.Exec(ctx, `SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, deliveryIDs); err != nil {
@@ -245,9 +254,57 @@ func lockForOutcomes(ctx context.Context, w *writeTx, deliveryIDs []string, disa
 	return subOf, nil
 }
 
-// queueOutcome adds one outcome's statements to batch: the delivery's new
-// state (its result gives the tries so far), its attempt rows and, if it
-// made a try, its subscription's health.
+// lockMode is a row lock strength, weakest first.
+type lockMode int
+
+const (
+	keyShare lockMode = iota
+	noKeyUpdate
+	forUpdate
+)
+
+func (m lockMode) String() string {
+	switch m {
+	case forUpdate:
+		return "UPDATE"
+	case noKeyUpdate:
+		return "NO KEY UPDATE"
+	default:
+		return "KEY SHARE"
+	}
+}
+
+// subscriptionLock is the lock an outcome needs on its subscription for the
+// whole transaction.
+//
+//   - Disabling it: FOR UPDATE, as a delete does. It waits for publishes
+//     holding their matches FOR KEY SHARE (see matchingSubscriptions) and for
+//     the other outcome batches of the subscription.
+//   - A failed try: FOR NO KEY UPDATE, the lock its health update takes
+//     anyway, taken here so that it is taken in order.
+//   - A success, or no try: FOR KEY SHARE, which only a delete or disable
+//     waits for. Outcome batches of a healthy subscription share it instead
+//     of queueing for the row one commit at a time; a success writes the row
+//     only when it ends a fail streak or once a second (see
+//     store.SuccessResolution).
+//
+// Holding at least FOR KEY SHARE means a delete or disable, which locks the
+// subscription before cancelling its pending deliveries, never crosses a
+// batch.
+func subscriptionLock(o *store.Outcome) lockMode {
+	switch {
+	case o.Disable != "":
+		return forUpdate
+	case len(o.Attempts) > 0 && o.Status != store.DeliveryDelivered:
+		return noKeyUpdate
+	default:
+		return keyShare
+	}
+}
+
+// queueOutcome adds one outcome's delivery statements to batch: the
+// delivery's new state (its result gives the tries so far) and its attempt
+// rows.
 func queueOutcome(batch *pgx.Batch, o *store.Outcome, subID string, now time.Time) {
 	var next *time.Time
 	if o.Status == store.DeliveryPending && !o.NextAttemptAt.IsZero() {
@@ -269,26 +326,47 @@ func queueOutcome(batch *pgx.Batch, o *store.Outcome, subID string, now time.Tim
 		}
 		batch.Queue(insertAttemptSQL, attemptArgs(&a)...)
 	}
+}
 
-	if len(o.Attempts) == 0 {
-		return // no try, no news of the endpoint's health
+// healthOrder returns the indexes of the outcomes that made a try (no try,
+// no news of the endpoint's health), ordered by subscription and, for one
+// subscription, as given.
+func healthOrder(outcomes []store.Outcome, subOf map[string]string) []int {
+	var order []int
+	for i := range outcomes {
+		if len(outcomes[i].Attempts) > 0 {
+			order = append(order, i)
+		}
 	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return strings.Compare(subOf[outcomes[a].DeliveryID], subOf[outcomes[b].DeliveryID])
+	})
+	return order
+}
+
+// queueHealth adds the update of a subscription's health after one try. A
+// success writes the row only when it changes something that matters (see
+// store.SuccessResolution).
+func queueHealth(batch *pgx.Batch, o *store.Outcome, subID string) {
 	if o.Status == store.DeliveryDelivered {
 		batch.Queue(`UPDATE subscriptions
 			SET fail_streak = 0, fail_streak_started_at = NULL, last_succeeded_at = $1
-			WHERE id = $2`, o.At, subID)
-	} else {
-		batch.Queue(`UPDATE subscriptions
-			SET fail_streak = fail_streak + 1,
-			    fail_streak_started_at = coalesce(fail_streak_started_at, $1),
-			    last_failed_at = $1
-			WHERE id = $2`, o.At, subID)
+			WHERE id = $2 AND (fail_streak <> 0 OR fail_streak_started_at IS NOT NULL
+				OR last_succeeded_at IS NULL OR last_succeeded_at < $3)`,
+			o.At, subID, store.SuccessStale(o.At))
+		return
 	}
+	batch.Queue(`UPDATE subscriptions
+		SET fail_streak = fail_streak + 1,
+		    fail_streak_started_at = coalesce(fail_streak_started_at, $1),
+		    last_failed_at = $1
+		WHERE id = $2`, o.At, subID)
 }
 
-// readOutcomes reads the results of the statements queueOutcome queued, in
-// the same order, and returns each outcome's tries so far.
-func readOutcomes(br pgx.BatchResults, outcomes []store.Outcome) (tries []int, err error) {
+// readOutcomes reads the results of the statements queueOutcome and
+// queueHealth queued, in the same order, and returns each outcome's tries
+// so far.
+func readOutcomes(br pgx.BatchResults, outcomes []store.Outcome, health []int, subOf map[string]string) (tries []int, err error) {
 	defer func() { err = errors.Join(err, br.Close()) }()
 	tries = make([]int, len(outcomes))
 	for i := range outcomes {
@@ -305,10 +383,10 @@ func readOutcomes(br pgx.BatchResults, outcomes []store.Outcome) (tries []int, e
 				return nil, fmt.Errorf("inserting attempt %s: %w", a.ID, err)
 			}
 		}
-		if len(o.Attempts) > 0 {
-			if _, err := br.Exec(); err != nil {
-				return nil, fmt.Errorf("updating health of subscription of delivery %s: %w", o.DeliveryID, err)
-			}
+	}
+	for _, i := range health {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("updating health of subscription %s: %w", subOf[outcomes[i].DeliveryID], err)
 		}
 	}
 	return tries, nil

@@ -233,7 +233,9 @@ func recordOutcome(ctx context.Context, w *writeTx, o *store.Outcome, now time.T
 	if o.Status == store.DeliveryDelivered {
 		_, err = w.ExecContext(ctx, `UPDATE subscriptions
 			SET fail_streak = 0, fail_streak_started_at = NULL, last_succeeded_at = ?
-			WHERE id = ?`, micros(o.At), subID)
+			WHERE id = ? AND (fail_streak <> 0 OR fail_streak_started_at IS NOT NULL
+				OR last_succeeded_at IS NULL OR last_succeeded_at < ?)`,
+			micros(o.At), subID, micros(store.SuccessStale(o.At)))
 	} else {
 		_, err = w.ExecContext(ctx, `UPDATE subscriptions
 			SET fail_streak = fail_streak + 1,

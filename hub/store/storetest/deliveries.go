@@ -140,6 +140,42 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		require.Len(t, logged, 1)
 		assert.Equal(t, o.Attempts[0], *logged[0], "attempt round trip")
 	},
+	"SuccessWritesHealthOnlyWhenItMatters": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		sub := e.subscription()
+		t0 := store.Time(time.Now().Add(-time.Hour))
+		record := func(status int, at time.Time) {
+			t.Helper()
+			res := e.publish()
+			o := outcome(res.Event, e.deliveryTo(res.Event.ID, sub.ID), status, time.Now().Add(time.Hour))
+			o.At = at
+			require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{o}))
+		}
+		health := func() *store.Subscription {
+			t.Helper()
+			got, err := e.s.GetSubscription(e.ctx, sub.ID)
+			require.NoError(t, err)
+			return got
+		}
+
+		record(204, t0)
+		sameTime(t, t0, health().LastSucceededAt, "first success")
+		record(204, t0.Add(store.SuccessResolution/2))
+		sameTime(t, t0, health().LastSucceededAt, "a success within the resolution leaves the row alone")
+
+		record(500, t0.Add(store.SuccessResolution*3/4))
+		require.Equal(t, 1, health().FailStreak)
+		ended := t0.Add(store.SuccessResolution * 7 / 8)
+		record(204, ended)
+		got := health()
+		assert.Zero(t, got.FailStreak, "a success within the resolution still ends a fail streak")
+		assert.Nil(t, got.FailStreakStartedAt)
+		sameTime(t, ended, got.LastSucceededAt, "the success that ended the streak")
+
+		later := ended.Add(store.SuccessResolution + time.Millisecond)
+		record(204, later)
+		sameTime(t, later, health().LastSucceededAt, "a success past the resolution")
+	},
 	"RecordPendingQueuesRetry": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		sub := e.subscription()
