@@ -243,17 +243,13 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		return fmt.Errorf("registering dispatch metrics: %w", err)
 	}
 
-	queueConfig := store.QueueConfig{Workers: workers, MaxWorkers: h.cfg.Workers}
-	if h.cfg.DatabaseURL == "" {
-		// The first try in process suits the embedded store, where this
-		// process is the only one and its next start sweeps up what a crash
-		// left untried. Nodes sharing a PostgreSQL database make every first
-		// try through the queue: a node that died holding first tries in
-		// process would leave them until some node starts again (the sweep
-		// runs at start), where a queued job is rescued by the live nodes.
-		// River spreads the jobs over the nodes.
-		queueConfig.Dispatcher = disp
-	}
+	// The first try of a fresh event is made in process, straight after its
+	// commit (delivery.Dispatcher); retries go through the queue. What a
+	// crash leaves untried is queued by the sweep: at the next start on the
+	// embedded store, and on PostgreSQL by any live node within the store's
+	// sweep interval, since the dead node's lock on its deliveries ends with
+	// its session.
+	queueConfig := store.QueueConfig{Workers: workers, MaxWorkers: h.cfg.Workers, Dispatcher: disp}
 
 	reg := h.mappings
 	connectorCmds := h.cfg.Connectors

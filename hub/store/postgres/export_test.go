@@ -17,3 +17,6 @@ func DispatcherNode(s *Store) int32 {
 	_, node := s.dispatcher()
 	return node
 }
+
+// DispatchLockClass is the first key of the nodes' advisory locks.
+const DispatchLockClass = dispatchLockClass

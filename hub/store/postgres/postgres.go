@@ -77,7 +77,15 @@ type Config struct {
 	// for LISTEN, a migration one for its lock). A URL's pool_max_conns is
 	// used when MaxConns is zero.
 	MaxConns int32
+	// SweepInterval is how often a node with a running queue looks for first
+	// tries a dead node's dispatcher left untried (see requeueUntried):
+	// default 15s. It bounds how long such deliveries wait once PostgreSQL
+	// has ended the dead node's session.
+	SweepInterval time.Duration
 }
+
+// DefaultSweepInterval is Config.SweepInterval's default.
+const DefaultSweepInterval = 15 * time.Second
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
@@ -85,11 +93,14 @@ type Store struct {
 	sealer store.Sealer
 	logger *slog.Logger
 
-	mu       sync.Mutex
-	client   *river.Client[pgx.Tx]
-	running  bool
-	dispatch store.Dispatcher // QueueConfig.Dispatcher while the queue runs
-	node     *nodeLock        // held while dispatch is set
+	sweepEvery time.Duration
+
+	mu        sync.Mutex
+	client    *river.Client[pgx.Tx]
+	running   bool
+	dispatch  store.Dispatcher // QueueConfig.Dispatcher while the queue runs
+	node      *nodeLock        // held while dispatch is set
+	stopSweep func()           // ends the periodic sweep and waits for it
 }
 
 var _ store.Store = (*Store)(nil)
@@ -109,6 +120,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxConns < 0 {
 		return nil, fmt.Errorf("postgres store: MaxConns must not be negative, got %d", cfg.MaxConns)
+	}
+	if cfg.SweepInterval < 0 {
+		return nil, fmt.Errorf("postgres store: SweepInterval must not be negative, got %s", cfg.SweepInterval)
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -138,7 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres store: %w", err)
 	}
 
-	s := &Store{pool: pool, sealer: cfg.Sealer, logger: logger}
+	s := &Store{pool: pool, sealer: cfg.Sealer, logger: logger, sweepEvery: cfg.SweepInterval}
 	if err := s.setUp(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -221,10 +238,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close releases the database. A queue still running is stopped hard first,
 // since River must not outlive the pool it works through.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	client, running, node := s.client, s.running, s.node
-	s.running, s.dispatch, s.node = false, nil, nil
-	s.mu.Unlock()
+	client, running, node := s.stopping()
 	var errs []error
 	ctx, cancel := context.WithTimeout(context.Background(), hardStopTimeout)
 	defer cancel()
@@ -237,9 +251,11 @@ func (s *Store) Close() error {
 }
 
 // StartQueue creates and starts the River client, after queueing the first
-// try of deliveries a dispatcher never made (see store.Dispatcher). With a
-// dispatcher it first takes this node's advisory lock, which tells the other
-// nodes' sweeps that the deliveries it is handed are in hand.
+// try of deliveries a dispatcher never made (see store.Dispatcher), and then
+// repeats that sweep every SweepInterval while the queue runs, for the
+// deliveries of nodes that die meanwhile. With a dispatcher it first takes
+// this node's advisory lock, which tells the other nodes' sweeps that the
+// deliveries it is handed are in hand.
 func (s *Store) StartQueue(ctx context.Context, cfg store.QueueConfig) error {
 	if cfg.Workers == nil {
 		return errors.New("starting job queue: no workers")
@@ -273,6 +289,7 @@ func (s *Store) StartQueue(ctx context.Context, cfg store.QueueConfig) error {
 	}
 	s.running = true
 	s.dispatch, s.node = cfg.Dispatcher, node
+	s.stopSweep = s.startSweep(client)
 	return nil
 }
 
@@ -329,6 +346,50 @@ func (s *Store) requeueUntried(ctx context.Context, client *river.Client[pgx.Tx]
 	return n, nil
 }
 
+// startSweep runs requeueUntried every sweepEvery until the returned
+// function is called, which waits for a sweep under way to end.
+func (s *Store) startSweep(client *river.Client[pgx.Tx]) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(s.sweepEvery)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			n, err := s.requeueUntried(ctx, client)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.logger.WarnContext(ctx, "sweeping untried deliveries failed; trying again later", "error", err)
+			case n > 0:
+				s.logger.InfoContext(ctx, "queued the first try of deliveries a stopped node left untried", "events", n)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// stopping marks the queue stopped, ends the periodic sweep, and returns
+// what is left to stop: the client if it was running, and this node's lock.
+func (s *Store) stopping() (client *river.Client[pgx.Tx], running bool, node *nodeLock) {
+	s.mu.Lock()
+	client, running, node = s.client, s.running, s.node
+	stopSweep := s.stopSweep
+	s.running, s.dispatch, s.node, s.stopSweep = false, nil, nil, nil
+	s.mu.Unlock()
+	if stopSweep != nil {
+		stopSweep()
+	}
+	return client, running, node
+}
+
 // hardStopTimeout bounds how long StopQueue waits for cancelled jobs to return.
 const hardStopTimeout = 10 * time.Second
 
@@ -337,10 +398,7 @@ const hardStopTimeout = 10 * time.Second
 // Then it gives up this node's dispatcher lock: whatever the dispatcher
 // left untried is now for the next sweep.
 func (s *Store) StopQueue(ctx context.Context) error {
-	s.mu.Lock()
-	client, running, node := s.client, s.running, s.node
-	s.running, s.dispatch, s.node = false, nil, nil
-	s.mu.Unlock()
+	client, running, node := s.stopping()
 	if !running {
 		return nil
 	}

@@ -11,15 +11,18 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/hub/event"
+	"github.com/switchboardhq/switchboard/hub/job"
 	"github.com/switchboardhq/switchboard/hub/secret"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/hub/store/postgres"
@@ -53,7 +56,14 @@ func openAt(t testing.TB, url string, sealer store.Sealer) *postgres.Store {
 // (and d, if not nil) and stops it when the test ends.
 func startQueue(t testing.TB, s *postgres.Store, d store.Dispatcher) {
 	t.Helper()
-	require.NoError(t, s.StartQueue(t.Context(), store.QueueConfig{Workers: storetest.Workers(), Dispatcher: d}))
+	startQueueWith(t, s, store.QueueConfig{Workers: storetest.Workers(), Dispatcher: d})
+}
+
+// startQueueWith starts the store's queue with cfg and stops it when the
+// test ends.
+func startQueueWith(t testing.TB, s *postgres.Store, cfg store.QueueConfig) {
+	t.Helper()
+	require.NoError(t, s.StartQueue(t.Context(), cfg))
 	t.Cleanup(func() {
 		// t.Context is already cancelled in cleanups.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -480,6 +490,77 @@ func TestSweepLeavesLiveNodesDeliveriesAlone(t *testing.T) {
 		"the stranded event is queued and worked")
 	n := fanoutJobs(held.Event.ID)
 	assert.True(t, n == 1 || n == 2 && storetest.FanoutsWorked(held.Event.ID) >= 1, "%d fan-out jobs for one stranded event", n)
+}
+
+// TestSweepQueuesDeadNodesDeliveriesWhileRunning kills the session of a
+// node holding an event's first try, as a crash of its process or host
+// does: a node that keeps running queues the stranded event at its next
+// periodic sweep, not only when some node starts, never while the holder
+// lived, and once.
+func TestSweepQueuesDeadNodesDeliveriesWhileRunning(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	conn := admin(t, url)
+	sealer := newSealer(t)
+	const every = 50 * time.Millisecond
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, postgres.Config{URL: url, Sealer: sealer, SweepInterval: every})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	holder, sweeper := open(), open()
+
+	// Fan-out jobs make the first try as the hub's do: every untried
+	// delivery gets a successful attempt, so a later sweep has nothing to
+	// queue again.
+	var fanouts sync.Map // event id -> *atomic.Int32
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[job.Fanout]) error {
+		n, _ := fanouts.LoadOrStore(j.Args.EventID, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		_, targets, err := sweeper.FanoutTargets(ctx, j.Args.EventID)
+		if err != nil {
+			return err
+		}
+		var outcomes []store.Outcome
+		for _, tg := range targets {
+			outcomes = append(outcomes, store.Outcome{DeliveryID: tg.Delivery.ID, SubscriptionID: tg.Subscription.ID,
+				Status: store.DeliveryDelivered, Attempts: []store.Attempt{{EventID: j.Args.EventID, StatusCode: 204,
+					Success: true, ExecutionAttempt: 1, Endpoint: tg.Subscription.DeliveryURL}}})
+		}
+		return sweeper.RecordOutcomes(ctx, outcomes)
+	}))
+	fanoutsOf := func(eventID string) int32 {
+		n, ok := fanouts.Load(eventID)
+		if !ok {
+			return 0
+		}
+		return n.(*atomic.Int32).Load()
+	}
+	d := &recorder{}
+	startQueueWith(t, holder, store.QueueConfig{Workers: workers, Dispatcher: d})
+	startQueueWith(t, sweeper, store.QueueConfig{Workers: workers})
+
+	require.NoError(t, sweeper.CreateSubscription(ctx, newSubscription()))
+	held, err := holder.PublishEvent(ctx, newEvent())
+	require.NoError(t, err)
+	require.Equal(t, []string{held.Event.ID}, d.dispatched)
+
+	// Many sweeps of both nodes pass while the holder lives.
+	time.Sleep(20 * every)
+	assert.Zero(t, fanoutsOf(held.Event.ID), "a live node's first try is not queued")
+
+	killed := count(t, conn, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2`,
+		int64(postgres.DispatchLockClass), int64(postgres.DispatcherNode(holder)))
+	require.Equal(t, 1, killed, "the holder's lock session")
+	require.Eventually(t, func() bool {
+		return count(t, conn, `SELECT count(*) FROM deliveries WHERE event_id = $1 AND status = 'delivered'`, held.Event.ID) == 1
+	}, 30*time.Second, 10*time.Millisecond, "the stranded event is queued by a running node's sweep and delivered")
+	time.Sleep(10 * every)
+	assert.Equal(t, int32(1), fanoutsOf(held.Event.ID), "one first try for the two sweeps")
 }
 
 // TestUnavailable provokes real transient failures and checks they are
