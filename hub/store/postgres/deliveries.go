@@ -121,17 +121,17 @@ func (s *Store) RetryTarget(ctx context.Context, deliveryID string) (*event.Even
 
 // RecordOutcomes applies a batch of outcomes in one transaction: for each,
 // the delivery's new state, its attempt rows and its subscription's health;
-// then the disabling of subscriptions, and the retry jobs.
+// then the disabling of subscriptions, and the retry jobs. The statements go
+// to the server as one pipelined batch.
 //
 // SQLite's one writer ran such batches one at a time. Here they run
-// concurrently, so the transaction first locks the subscriptions of its
-// deliveries (see lockForOutcomes) and then the deliveries, each in id
-// order: concurrent batches touching the same subscriptions queue up or
-// share a lock instead of deadlocking, and a delete or disable never
-// crosses a batch. The per-outcome statements are then sent as one
-// pipelined batch, the health updates last and in subscription order;
-// PostgreSQL re-reads a row updated meanwhile, so fail_streak =
-// fail_streak + 1 loses no failure.
+// concurrently, so every batch touches rows in one order: subscriptions in
+// id order (see healthPlan for how each is locked or written), then
+// deliveries in id order. Concurrent batches queue up instead of
+// deadlocking, a delete or disable (which closes the subscription's gate,
+// then writes its row, then cancels its pending deliveries) never crosses a
+// batch that records a failure, and fail_streak = fail_streak + 1 loses no
+// failure, as PostgreSQL re-reads a row updated meanwhile.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) error {
 	if _, err := s.queue(); err != nil {
 		return err
@@ -143,33 +143,21 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 	if err := store.PrepareOutcomes(outcomes, now); err != nil {
 		return err
 	}
-	ids := make(map[string]bool, len(outcomes))
-	for i := range outcomes {
-		ids[outcomes[i].DeliveryID] = true
-	}
-	deliveryIDs := slices.Sorted(maps.Keys(ids))
 
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
-		subOf, err := lockForOutcomes(ctx, w, outcomes, deliveryIDs)
+		subOf, err := subscriptionsOf(ctx, w, outcomes)
 		if err != nil {
 			return err
 		}
-		for _, o := range outcomes {
-			if _, ok := subOf[o.DeliveryID]; !ok {
-				return notFound("delivery", o.DeliveryID)
-			}
+		plan := planHealth(outcomes, subOf)
+		p := &pipeline{}
+		plan.queueFirst(p)
+		tries := make([]int, len(outcomes))
+		for _, i := range byDelivery(outcomes) {
+			queueOutcome(p, &outcomes[i], subOf[outcomes[i].DeliveryID], now, &tries[i])
 		}
-
-		batch := &pgx.Batch{}
-		for i := range outcomes {
-			queueOutcome(batch, &outcomes[i], subOf[outcomes[i].DeliveryID], now)
-		}
-		health := healthOrder(outcomes, subOf)
-		for _, i := range health {
-			queueHealth(batch, &outcomes[i], subOf[outcomes[i].DeliveryID])
-		}
-		tries, err := readOutcomes(w.SendBatch(ctx, batch), outcomes, health, subOf)
-		if err != nil {
+		plan.queueLast(p, outcomes, subOf)
+		if err := p.run(ctx, w); err != nil {
 			return err
 		}
 
@@ -212,17 +200,25 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 	})
 }
 
-// lockForOutcomes locks, in this order and each in id order, the
-// subscriptions of the outcomes' deliveries and the deliveries, and returns
-// each delivery's subscription. A delivery's subscription never changes, so
-// reading it before the locks is safe.
-//
-// Each subscription is locked in the weakest mode its outcomes need (see
-// subscriptionLock), one statement per subscription so that every batch
-// takes its locks in the same order whatever their modes.
-func lockForOutcomes(ctx context.Context, w *writeTx, outcomes []store.Outcome, deliveryIDs []string) (map[string]string, error) {
-	subOf := make(map[string]string, len(deliveryIDs))
-	rows, err := w.Query(ctx, `SELECT id, subscription_id FROM deliveries WHERE id = ANY($1)`, deliveryIDs)
+// subscriptionsOf returns each outcome's subscription: the one it names
+// (queueOutcome checks it is the delivery's), or else the delivery's, read
+// here. A delivery's subscription never changes, so reading it before any
+// lock is safe.
+func subscriptionsOf(ctx context.Context, w *writeTx, outcomes []store.Outcome) (map[string]string, error) {
+	subOf := make(map[string]string, len(outcomes))
+	var unnamed []string
+	for i := range outcomes {
+		o := &outcomes[i]
+		if o.SubscriptionID != "" {
+			subOf[o.DeliveryID] = o.SubscriptionID
+		} else {
+			unnamed = append(unnamed, o.DeliveryID)
+		}
+	}
+	if len(unnamed) == 0 {
+		return subOf, nil
+	}
+	rows, err := w.Query(ctx, `SELECT id, subscription_id FROM deliveries WHERE id = ANY($1)`, unnamed)
 	if err != nil {
 		return nil, fmt.Errorf("loading deliveries: %w", err)
 	}
@@ -233,89 +229,152 @@ func lockForOutcomes(ctx context.Context, w *writeTx, outcomes []store.Outcome, 
 	}); err != nil {
 		return nil, fmt.Errorf("loading deliveries: %w", err)
 	}
-
-	modes := make(map[string]lockMode)
-	for i := range outcomes {
-		o := &outcomes[i]
-		if sub, ok := subOf[o.DeliveryID]; ok {
-			modes[sub] = max(modes[sub], subscriptionLock(o))
+	for _, id := range unnamed {
+		if _, ok := subOf[id]; !ok {
+			return nil, notFound("delivery", id)
 		}
-	}
-	batch := &pgx.Batch{}
-	for _, sub := range slices.Sorted(maps.Keys(modes)) {
-		batch.Queue(`SELECT id FROM subscriptions WHERE id = $1 FOR `+modes[sub].String(), sub)
-	}
-	if err := w.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, fmt.Errorf("locking subscriptions: %w", err)
-	}
-	if _, err := w.Exec(ctx, `SELECT id FROM deliveries WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, deliveryIDs); err != nil {
-		return nil, fmt.Errorf("locking deliveries: %w", err)
 	}
 	return subOf, nil
 }
 
-// lockMode is a row lock strength, weakest first.
-type lockMode int
+// byDelivery returns the outcomes' indexes in delivery id order (stable).
+func byDelivery(outcomes []store.Outcome) []int {
+	order := make([]int, len(outcomes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return strings.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID)
+	})
+	return order
+}
 
-const (
-	keyShare lockMode = iota
-	noKeyUpdate
-	forUpdate
-)
+// healthPlan says how a batch treats each subscription's row.
+//
+//   - Disabled by an outcome: its gate is closed and its row locked FOR
+//     UPDATE, as a delete does; then one health update per try.
+//   - Some try failed: the row is locked FOR NO KEY UPDATE, the lock its
+//     health updates take anyway, taken first so that it is taken in order;
+//     then one health update per try.
+//   - Every try succeeded: no lock, and one update that writes the row only
+//     when it ends a fail streak or last_succeeded_at is stale (see
+//     store.SuccessResolution). The outcome batches of a healthy
+//     subscription so share nothing. Such a batch may cross a delete or
+//     disable: it marks a delivery delivered that was, which the cancel
+//     either sees or does not need to.
+//   - No try (cancelled): nothing.
+type healthPlan struct {
+	subs    []string // in id order
+	disable map[string]bool
+	failed  map[string]bool
+	success map[string]time.Time // every try succeeded: the latest
+}
 
-func (m lockMode) String() string {
-	switch m {
-	case forUpdate:
-		return "UPDATE"
-	case noKeyUpdate:
-		return "NO KEY UPDATE"
-	default:
-		return "KEY SHARE"
+func planHealth(outcomes []store.Outcome, subOf map[string]string) *healthPlan {
+	h := &healthPlan{disable: map[string]bool{}, failed: map[string]bool{}, success: map[string]time.Time{}}
+	for i := range outcomes {
+		o := &outcomes[i]
+		sub := subOf[o.DeliveryID]
+		switch {
+		case o.Disable != "":
+			h.disable[sub] = true
+		case len(o.Attempts) == 0:
+			continue
+		case o.Status != store.DeliveryDelivered:
+			h.failed[sub] = true
+		case o.At.After(h.success[sub]):
+			h.success[sub] = o.At
+		}
+	}
+	for sub := range h.disable {
+		h.failed[sub] = true
+	}
+	for sub := range h.failed {
+		delete(h.success, sub)
+	}
+	h.subs = append(slices.Collect(maps.Keys(h.failed)), slices.Collect(maps.Keys(h.success))...)
+	slices.Sort(h.subs)
+	return h
+}
+
+// queueFirst queues what comes before the deliveries: the gates of the
+// subscriptions to disable, then each subscription's lock or success
+// update, in id order.
+func (h *healthPlan) queueFirst(p *pipeline) {
+	if len(h.disable) > 0 {
+		p.exec("closing gates", gateExclusiveSQL, gateClass, gateKeys(slices.Collect(maps.Keys(h.disable))))
+	}
+	for _, sub := range h.subs {
+		switch {
+		case h.disable[sub]:
+			p.exec("locking subscription "+sub, `SELECT id FROM subscriptions WHERE id = $1 FOR UPDATE`, sub)
+		case h.failed[sub]:
+			p.exec("locking subscription "+sub, `SELECT id FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE`, sub)
+		default:
+			queueSuccess(p, sub, h.success[sub])
+		}
 	}
 }
 
-// subscriptionLock is the lock an outcome needs on its subscription for the
-// whole transaction.
-//
-//   - Disabling it: FOR UPDATE, as a delete does. It waits for publishes
-//     holding their matches FOR KEY SHARE (see matchingSubscriptions) and for
-//     the other outcome batches of the subscription.
-//   - A failed try: FOR NO KEY UPDATE, the lock its health update takes
-//     anyway, taken here so that it is taken in order.
-//   - A success, or no try: FOR KEY SHARE, which only a delete or disable
-//     waits for. Outcome batches of a healthy subscription share it instead
-//     of queueing for the row one commit at a time; a success writes the row
-//     only when it ends a fail streak or once a second (see
-//     store.SuccessResolution).
-//
-// Holding at least FOR KEY SHARE means a delete or disable, which locks the
-// subscription before cancelling its pending deliveries, never crosses a
-// batch.
-func subscriptionLock(o *store.Outcome) lockMode {
-	switch {
-	case o.Disable != "":
-		return forUpdate
-	case len(o.Attempts) > 0 && o.Status != store.DeliveryDelivered:
-		return noKeyUpdate
-	default:
-		return keyShare
+// queueLast queues the health updates of the subscriptions with a failure,
+// one per try, in subscription order and, for one subscription, as given.
+func (h *healthPlan) queueLast(p *pipeline, outcomes []store.Outcome, subOf map[string]string) {
+	for _, sub := range h.subs {
+		if !h.failed[sub] {
+			continue
+		}
+		for i := range outcomes {
+			o := &outcomes[i]
+			switch {
+			case len(o.Attempts) == 0 || subOf[o.DeliveryID] != sub:
+			case o.Status == store.DeliveryDelivered:
+				queueSuccess(p, sub, o.At)
+			default:
+				p.exec("updating health of subscription "+sub, `UPDATE subscriptions
+					SET fail_streak = fail_streak + 1,
+					    fail_streak_started_at = coalesce(fail_streak_started_at, $1),
+					    last_failed_at = $1
+					WHERE id = $2`, o.At, sub)
+			}
+		}
 	}
 }
 
-// queueOutcome adds one outcome's delivery statements to batch: the
-// delivery's new state (its result gives the tries so far) and its attempt
-// rows.
-func queueOutcome(batch *pgx.Batch, o *store.Outcome, subID string, now time.Time) {
+// queueSuccess queues the health update of a success at at.
+func queueSuccess(p *pipeline, sub string, at time.Time) {
+	p.exec("updating health of subscription "+sub, `UPDATE subscriptions
+		SET fail_streak = 0, fail_streak_started_at = NULL, last_succeeded_at = $1
+		WHERE id = $2 AND (fail_streak <> 0 OR fail_streak_started_at IS NOT NULL
+			OR last_succeeded_at IS NULL OR last_succeeded_at < $3)`,
+		at, sub, store.SuccessStale(at))
+}
+
+// queueOutcome queues one outcome's delivery statements: the delivery's new
+// state, whose result gives its tries so far and checks the outcome's
+// subscription, and its attempt rows.
+func queueOutcome(p *pipeline, o *store.Outcome, subID string, now time.Time, tries *int) {
 	var next *time.Time
 	if o.Status == store.DeliveryPending && !o.NextAttemptAt.IsZero() {
 		at := store.Time(o.NextAttemptAt)
 		next = &at
 	}
-	batch.Queue(`UPDATE deliveries
+	p.queryRow(`UPDATE deliveries
 		SET status = $1, attempts = attempts + $2, next_attempt_at = $3, updated_at = $4
-		WHERE id = $5 RETURNING attempts`,
-		o.Status, len(o.Attempts), next, now, o.DeliveryID)
-
+		WHERE id = $5 RETURNING attempts, subscription_id`,
+		[]any{o.Status, len(o.Attempts), next, now, o.DeliveryID},
+		func(row pgx.Row) error {
+			var sub string
+			err := row.Scan(tries, &sub)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return notFound("delivery", o.DeliveryID)
+			case err != nil:
+				return fmt.Errorf("updating delivery %s: %w", o.DeliveryID, err)
+			case sub != subID:
+				return fmt.Errorf("recording outcome of delivery %s: it names subscription %s, the delivery is to %s", o.DeliveryID, subID, sub)
+			}
+			return nil
+		})
 	for i := range o.Attempts {
 		a := o.Attempts[i]
 		if a.DeliveryID == "" {
@@ -324,72 +383,45 @@ func queueOutcome(batch *pgx.Batch, o *store.Outcome, subID string, now time.Tim
 		if a.SubscriptionID == "" {
 			a.SubscriptionID = subID
 		}
-		batch.Queue(insertAttemptSQL, attemptArgs(&a)...)
+		p.exec("inserting attempt "+a.ID, insertAttemptSQL, attemptArgs(&a)...)
 	}
 }
 
-// healthOrder returns the indexes of the outcomes that made a try (no try,
-// no news of the endpoint's health), ordered by subscription and, for one
-// subscription, as given.
-func healthOrder(outcomes []store.Outcome, subOf map[string]string) []int {
-	var order []int
-	for i := range outcomes {
-		if len(outcomes[i].Attempts) > 0 {
-			order = append(order, i)
-		}
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		return strings.Compare(subOf[outcomes[a].DeliveryID], subOf[outcomes[b].DeliveryID])
-	})
-	return order
+// pipeline queues statements, each with what reads its result, and sends
+// them to the server as one batch.
+type pipeline struct {
+	batch pgx.Batch
+	reads []func(pgx.BatchResults) error
 }
 
-// queueHealth adds the update of a subscription's health after one try. A
-// success writes the row only when it changes something that matters (see
-// store.SuccessResolution).
-func queueHealth(batch *pgx.Batch, o *store.Outcome, subID string) {
-	if o.Status == store.DeliveryDelivered {
-		batch.Queue(`UPDATE subscriptions
-			SET fail_streak = 0, fail_streak_started_at = NULL, last_succeeded_at = $1
-			WHERE id = $2 AND (fail_streak <> 0 OR fail_streak_started_at IS NOT NULL
-				OR last_succeeded_at IS NULL OR last_succeeded_at < $3)`,
-			o.At, subID, store.SuccessStale(o.At))
-		return
-	}
-	batch.Queue(`UPDATE subscriptions
-		SET fail_streak = fail_streak + 1,
-		    fail_streak_started_at = coalesce(fail_streak_started_at, $1),
-		    last_failed_at = $1
-		WHERE id = $2`, o.At, subID)
-}
-
-// readOutcomes reads the results of the statements queueOutcome and
-// queueHealth queued, in the same order, and returns each outcome's tries
-// so far.
-func readOutcomes(br pgx.BatchResults, outcomes []store.Outcome, health []int, subOf map[string]string) (tries []int, err error) {
-	defer func() { err = errors.Join(err, br.Close()) }()
-	tries = make([]int, len(outcomes))
-	for i := range outcomes {
-		o := &outcomes[i]
-		err := br.QueryRow().Scan(&tries[i])
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, notFound("delivery", o.DeliveryID)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("updating delivery %s: %w", o.DeliveryID, err)
-		}
-		for _, a := range o.Attempts {
-			if _, err := br.Exec(); err != nil {
-				return nil, fmt.Errorf("inserting attempt %s: %w", a.ID, err)
-			}
-		}
-	}
-	for _, i := range health {
+// exec queues a statement whose result is only checked for an error.
+func (p *pipeline) exec(what, sql string, args ...any) {
+	p.batch.Queue(sql, args...)
+	p.reads = append(p.reads, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
-			return nil, fmt.Errorf("updating health of subscription %s: %w", subOf[outcomes[i].DeliveryID], err)
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	})
+}
+
+// queryRow queues a statement returning at most one row, read by read.
+func (p *pipeline) queryRow(sql string, args []any, read func(pgx.Row) error) {
+	p.batch.Queue(sql, args...)
+	p.reads = append(p.reads, func(br pgx.BatchResults) error { return read(br.QueryRow()) })
+}
+
+// run sends the batch and reads every result in order, stopping at the
+// first error.
+func (p *pipeline) run(ctx context.Context, w *writeTx) (err error) {
+	br := w.SendBatch(ctx, &p.batch)
+	defer func() { err = errors.Join(err, br.Close()) }()
+	for _, read := range p.reads {
+		if err := read(br); err != nil {
+			return err
 		}
 	}
-	return tries, nil
+	return nil
 }
 
 // cancelPending cancels a subscription's pending deliveries: it was deleted

@@ -11,11 +11,14 @@
 //     pool, and the order SQLite got for free is taken with locks where
 //     correctness needs it: a dedupe key is claimed with INSERT ... ON
 //     CONFLICT, so concurrent publishes of one key store one event; a
-//     publish holds its matched subscriptions FOR KEY SHARE, so a
-//     concurrent delete or disable (FOR UPDATE) cancels every delivery the
-//     publish adds; RecordOutcomes locks subscriptions and then deliveries
-//     in id order, so health counters lose no update and concurrent batches
-//     never deadlock.
+//     publish holds its matched subscriptions' gates (advisory locks,
+//     gate.go) shared, so a concurrent delete or disable, which closes the
+//     gate, cancels every delivery the publish adds; RecordOutcomes touches
+//     subscriptions and then deliveries in id order, so health counters
+//     lose no update and concurrent batches never deadlock, and it locks or
+//     writes a subscription's row only for a failure, a disable or a
+//     success that changes its health, so the outcomes of a healthy
+//     subscription do not queue for its row.
 //   - No statement cache: pgx prepares and caches statements per connection
 //     itself.
 //   - No connection cache. The SQLite store may keep inbound connections in
@@ -28,10 +31,12 @@
 //     node died.
 //   - Migrations run under a PostgreSQL advisory lock, so nodes starting
 //     together against a fresh database take turns instead of racing.
-//   - The StartQueue sweep of deliveries a dispatcher left untried skips
-//     those whose dispatching node is still alive (it holds an advisory
-//     lock for as long as its dispatcher runs; see nodeLock), so a node
-//     starting does not repeat the first tries in another node's hands.
+//   - The sweep of deliveries a dispatcher left untried runs at StartQueue
+//     and then every SweepInterval, and skips those whose dispatching node
+//     is still alive (it holds an advisory lock for as long as its
+//     dispatcher runs; see nodeLock), so no node repeats the first tries in
+//     another live node's hands, and a dead node's are queued by the
+//     others.
 //   - Transient failures (connection refused or lost, server shutting
 //     down or starting, too many connections, disk full, lock_timeout,
 //     statement_timeout, deadlock) are reported as store.ErrUnavailable,

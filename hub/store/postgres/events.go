@@ -110,15 +110,23 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 		case err != nil:
 			return fmt.Errorf("inserting event %s: %w", ev.ID, err)
 		}
-		if subs, err = matchingSubscriptions(ctx, w, ev); err != nil {
+		matched, err := matchingSubscriptions(ctx, w, ev)
+		if err != nil {
 			return err
 		}
 		var dispatcherNode *int32
 		if direct {
 			dispatcherNode = &node
 		}
-		if deliveries, err = insertDeliveries(ctx, w, ev.ID, subIDs(subs), now, dispatcherNode); err != nil {
+		deliveryOf, err := insertDeliveries(ctx, w, ev.ID, subIDs(matched), now, dispatcherNode)
+		if err != nil {
 			return err
+		}
+		subs, deliveries = nil, nil
+		for _, sub := range matched {
+			if id, ok := deliveryOf[sub.ID]; ok {
+				subs, deliveries = append(subs, sub), append(deliveries, id)
+			}
 		}
 		res = &store.PublishResult{Event: ev, Deliveries: len(subs)}
 		return nil
@@ -166,17 +174,8 @@ func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.E
 // matchingSubscriptions selects the enabled subscriptions that receive ev,
 // whole (a dispatcher needs their URLs and secrets). Matching runs in Go with
 // the one rule set (event.Subscriber.Matches) the rest of the hub uses, not
-// in SQL.
-//
-// The matches are then locked FOR KEY SHARE until the commit. SQLite's one
-// writer ordered a publish and a concurrent delete or disable of a matched
-// subscription for free; here the delete or disable would otherwise cancel
-// the subscription's pending deliveries without seeing the one this
-// transaction is about to add, leaving it pending for a subscription that
-// is gone. Deleting and disabling take FOR UPDATE, which waits for this
-// lock (and a match disabled or deleted in between is dropped, as the lock
-// reads the row's latest version); a health update from RecordOutcomes
-// does not conflict with it.
+// in SQL. insertDeliveries then drops any that a concurrent delete or
+// disable took away.
 func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]*sealedSubscription, error) {
 	candidates, err := queryAll(ctx, w, scanSubscription, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE status = 'enabled' AND (consumer_id = '' OR consumer_id = $1) ORDER BY id`, ev.ConsumerID)
@@ -189,32 +188,7 @@ func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]
 			subs = append(subs, sub)
 		}
 	}
-	if len(subs) == 0 {
-		return nil, nil
-	}
-	locked, err := lockForKeyShare(ctx, w, subIDs(subs))
-	if err != nil {
-		return nil, fmt.Errorf("locking subscriptions for event %s: %w", ev.ID, err)
-	}
-	return slices.DeleteFunc(subs, func(sub *sealedSubscription) bool { return !locked[sub.ID] }), nil
-}
-
-// lockForKeyShare locks the enabled subscriptions among ids FOR KEY SHARE,
-// in id order (as every transaction locking several subscriptions does, so
-// none deadlocks on another), and returns the ids it locked.
-func lockForKeyShare(ctx context.Context, w *writeTx, ids []string) (map[string]bool, error) {
-	locked, err := queryAll(ctx, w, func(r scanner) (string, error) {
-		var id string
-		return id, r.Scan(&id)
-	}, `SELECT id FROM subscriptions WHERE id = ANY($1) AND status = 'enabled' ORDER BY id FOR KEY SHARE`, ids)
-	if err != nil {
-		return nil, err
-	}
-	set := make(map[string]bool, len(locked))
-	for _, id := range locked {
-		set[id] = true
-	}
-	return set, nil
+	return subs, nil
 }
 
 func subIDs(subs []*sealedSubscription) []string {
@@ -225,11 +199,16 @@ func subIDs(subs []*sealedSubscription) []string {
 	return ids
 }
 
-// insertDeliveries inserts one pending delivery per subscription, in one
-// statement, and returns their ids. Without a dispatcher node it also queues
-// the event's one fan-out job if there is any delivery; with one, the
-// deliveries are stamped as that node's (see nodeLock).
-func insertDeliveries(ctx context.Context, w *writeTx, eventID string, subIDs []string, now time.Time, dispatcherNode *int32) ([]string, error) {
+// insertDeliveries inserts one pending delivery per subscription still
+// enabled, in one statement, and returns the id of each subscription's
+// delivery. Without a dispatcher
+// node it also queues the event's one fan-out job if there is any delivery;
+// with one, the deliveries are stamped as that node's (see nodeLock).
+//
+// It first holds the subscriptions' gates shared (gate.go); the insert, a
+// statement after that, sees a delete or disable that committed while it
+// waited, and inserts nothing for its subscription.
+func insertDeliveries(ctx context.Context, w *writeTx, eventID string, subIDs []string, now time.Time, dispatcherNode *int32) (deliveryOf map[string]string, err error) {
 	if len(subIDs) == 0 {
 		return nil, nil
 	}
@@ -237,16 +216,35 @@ func insertDeliveries(ctx context.Context, w *writeTx, eventID string, subIDs []
 	for i := range subIDs {
 		ids[i] = store.NewID()
 	}
-	if _, err := w.Exec(ctx, `INSERT INTO deliveries (`+deliveryColumns+`, dispatcher_node)
+	batch := &pgx.Batch{}
+	batch.Queue(gateSharedSQL, gateClass, gateKeys(subIDs))
+	batch.Queue(`INSERT INTO deliveries (`+deliveryColumns+`, dispatcher_node)
 		SELECT d.id, $3, d.subscription_id, 'pending', 0, NULL, $4, $4, $5
-		FROM unnest($1::text[], $2::text[]) AS d (id, subscription_id)`,
-		ids, subIDs, eventID, now, dispatcherNode); err != nil {
+		FROM unnest($1::text[], $2::text[]) AS d (id, subscription_id)
+		JOIN subscriptions s ON s.id = d.subscription_id AND s.status = 'enabled'
+		RETURNING id, subscription_id`,
+		ids, subIDs, eventID, now, dispatcherNode)
+	br := w.SendBatch(ctx, batch)
+	defer func() { err = errors.Join(err, br.Close()) }()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("holding the gates of event %s's subscriptions: %w", eventID, err)
+	}
+	rows, err := br.Query()
+	if err != nil {
 		return nil, fmt.Errorf("inserting deliveries of event %s: %w", eventID, err)
 	}
-	if dispatcherNode == nil {
+	deliveryOf = make(map[string]string, len(subIDs))
+	var id, sub string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &sub}, func() error {
+		deliveryOf[sub] = id
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("inserting deliveries of event %s: %w", eventID, err)
+	}
+	if len(deliveryOf) > 0 && dispatcherNode == nil {
 		w.enqueue(job.Fanout{EventID: eventID}, store.FanoutInsertOpts())
 	}
-	return ids, nil
+	return deliveryOf, nil
 }
 
 // GetEvent loads one event.
@@ -278,8 +276,8 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Pag
 // Replay creates new pending deliveries of a stored event. With a
 // subscriptionID, only that subscription (which must exist) gets one, and
 // only if it is enabled and matches the event: replay repeats a delivery, it
-// does not send a subscription events it never asked for. The subscriptions
-// replayed to are locked as PublishEvent locks its matches.
+// does not send a subscription events it never asked for. The subscriptions'
+// gates are held as PublishEvent holds them.
 func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int, error) {
 	if _, err := s.queue(); err != nil {
 		return 0, err
@@ -306,7 +304,7 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 				sub    event.Subscriber
 				status string
 			)
-			err := w.QueryRow(ctx, `SELECT unified_api, events, consumer_id, status FROM subscriptions WHERE id = $1 FOR KEY SHARE`,
+			err := w.QueryRow(ctx, `SELECT unified_api, events, consumer_id, status FROM subscriptions WHERE id = $1`,
 				subscriptionID).Scan(&sub.UnifiedAPI, &sub.Events, &sub.ConsumerID, &status)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return notFound("subscription", subscriptionID)
@@ -318,8 +316,8 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 				subs = []string{subscriptionID}
 			}
 		}
-		n = len(subs)
-		_, err = insertDeliveries(ctx, w, eventID, subs, now, nil)
+		deliveryOf, err := insertDeliveries(ctx, w, eventID, subs, now, nil)
+		n = len(deliveryOf)
 		return err
 	})
 	if err != nil {

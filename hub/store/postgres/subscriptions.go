@@ -170,16 +170,11 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 	disabling := sub.Status == store.StatusDisabled
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
 		if disabling {
-			// FOR UPDATE waits for publishes that matched the subscription
-			// (they hold it FOR KEY SHARE), so cancelPending below sees
-			// their deliveries; publishes after it see it disabled.
-			var id string
-			err := w.QueryRow(ctx, `SELECT id FROM subscriptions WHERE id = $1 FOR UPDATE`, sub.ID).Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return notFound("subscription", sub.ID)
-			}
-			if err != nil {
-				return fmt.Errorf("locking subscription %s: %w", sub.ID, err)
+			// Wait for the publishes adding deliveries to it, so that
+			// cancelPending below sees them; publishes after it see it
+			// disabled (gate.go).
+			if err := closeGates(ctx, w, sub.ID); err != nil {
+				return err
 			}
 		}
 		err := w.QueryRow(ctx, `UPDATE subscriptions SET
@@ -210,12 +205,14 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 }
 
 // DeleteSubscription removes a subscription and cancels its pending
-// deliveries; its deliveries and attempt log stay as history. The delete
-// locks the row FOR UPDATE, which waits for publishes that matched it, as
-// disabling does.
+// deliveries; its deliveries and attempt log stay as history. Like
+// disabling, it first closes the subscription's gate (gate.go).
 func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	now := store.Now()
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		if err := closeGates(ctx, w, id); err != nil {
+			return err
+		}
 		tag, err := w.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
 		if err != nil {
 			return fmt.Errorf("deleting subscription %s: %w", id, err)

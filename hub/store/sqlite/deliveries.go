@@ -213,6 +213,9 @@ func recordOutcome(ctx context.Context, w *writeTx, o *store.Outcome, now time.T
 	if err != nil {
 		return "", 0, fmt.Errorf("updating delivery %s: %w", o.DeliveryID, err)
 	}
+	if o.SubscriptionID != "" && o.SubscriptionID != subID {
+		return "", 0, fmt.Errorf("recording outcome of delivery %s: it names subscription %s, the delivery is to %s", o.DeliveryID, o.SubscriptionID, subID)
+	}
 
 	for i := range o.Attempts {
 		a := o.Attempts[i]

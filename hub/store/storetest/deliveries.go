@@ -176,6 +176,23 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		record(204, later)
 		sameTime(t, later, health().LastSucceededAt, "a success past the resolution")
 	},
+	"OutcomeNamingAnotherSubscriptionIsRefused": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		sub, other := e.subscription(), e.subscription()
+		res := e.publish()
+		d := e.deliveryTo(res.Event.ID, sub.ID)
+		o := outcome(res.Event, d, 204, time.Time{})
+		o.SubscriptionID = other.ID
+		err := e.s.RecordOutcomes(e.ctx, []store.Outcome{o})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), other.ID)
+		got, err := e.s.GetDelivery(e.ctx, d.ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.DeliveryPending, got.Status, "nothing written")
+		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
+		require.NoError(t, err)
+		assert.Empty(t, logged)
+	},
 	"RecordPendingQueuesRetry": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		sub := e.subscription()
