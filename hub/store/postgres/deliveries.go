@@ -119,7 +119,8 @@ func (s *Store) RetryTarget(ctx context.Context, deliveryID string) (*event.Even
 	return ev, target, nil
 }
 
-// RecordOutcomes applies a batch of outcomes in one transaction: for each,
+// RecordOutcomes applies a batch of outcomes in one transaction, shared
+// with concurrent calls (see combiner): for each,
 // the delivery's new state, its attempt rows and its subscription's health;
 // then the disabling of subscriptions, and the retry jobs. The statements go
 // to the server as one pipelined batch.
@@ -139,11 +140,16 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 	if len(outcomes) == 0 {
 		return nil
 	}
-	now := store.Now()
-	if err := store.PrepareOutcomes(outcomes, now); err != nil {
+	if err := store.PrepareOutcomes(outcomes, store.Now()); err != nil {
 		return err
 	}
+	return s.outcomes.do(ctx, outcomes)
+}
 
+// recordOutcomes is RecordOutcomes for the outcomes of one or more calls
+// (see combiner).
+func (s *Store) recordOutcomes(ctx context.Context, outcomes []store.Outcome) error {
+	now := store.Now()
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
 		subOf, err := subscriptionsOf(ctx, w, outcomes)
 		if err != nil {

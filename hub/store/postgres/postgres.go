@@ -94,6 +94,7 @@ type Store struct {
 	logger *slog.Logger
 
 	sweepEvery time.Duration
+	outcomes   *combiner // RecordOutcomes' writes
 
 	mu        sync.Mutex
 	client    *river.Client[pgx.Tx]
@@ -156,6 +157,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 
 	s := &Store{pool: pool, sealer: cfg.Sealer, logger: logger, sweepEvery: cfg.SweepInterval}
+	s.outcomes = &combiner{write: s.recordOutcomes}
 	if err := s.setUp(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}

@@ -384,6 +384,61 @@ func TestConcurrentOutcomesKeepFailStreak(t *testing.T) {
 	assert.Equal(t, 2*events, stats.Pending, "one retry job per failed delivery")
 }
 
+// TestConcurrentOutcomesFailAlone records outcomes from many goroutines at
+// once, which share transactions, while some name a delivery that does not
+// exist: those calls, and only those, fail, and every other outcome is
+// written.
+func TestConcurrentOutcomesFailAlone(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, pgtest.NewDatabase(t), newSealer(t))
+	startQueue(t, s, nil)
+	ctx := t.Context()
+	sub := newSubscription()
+	require.NoError(t, s.CreateSubscription(ctx, sub))
+
+	const calls = 64
+	deliveries := make([]*store.Delivery, calls)
+	for i := range calls {
+		res, err := s.PublishEvent(ctx, newEvent())
+		require.NoError(t, err)
+		ds, err := s.ListDeliveries(ctx, res.Event.ID)
+		require.NoError(t, err)
+		require.Len(t, ds, 1)
+		deliveries[i] = ds[0]
+	}
+	bad := func(i int) bool { return i%8 == 3 }
+	errs := make([]error, calls)
+	begin := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, d := range deliveries {
+		wg.Go(func() {
+			<-begin
+			id := d.ID
+			if bad(i) {
+				id = store.NewID()
+			}
+			errs[i] = s.RecordOutcomes(ctx, []store.Outcome{{DeliveryID: id, Status: store.DeliveryDelivered,
+				Attempts: []store.Attempt{{EventID: d.EventID, StatusCode: 204, Success: true, ExecutionAttempt: 1}}}})
+		})
+	}
+	close(begin)
+	wg.Wait()
+	for i, d := range deliveries {
+		got, err := s.GetDelivery(ctx, d.ID)
+		require.NoError(t, err)
+		if bad(i) {
+			assert.ErrorIs(t, errs[i], store.ErrNotFound, "call %d", i)
+			assert.Equal(t, store.DeliveryPending, got.Status, "call %d", i)
+			continue
+		}
+		assert.NoError(t, errs[i], "call %d", i)
+		assert.Equal(t, store.DeliveryDelivered, got.Status, "call %d", i)
+	}
+	logged, err := s.ListAttempts(ctx, store.AttemptFilter{SubscriptionID: sub.ID}, store.Page{Limit: 200})
+	require.NoError(t, err)
+	assert.Len(t, logged, calls-calls/8, "one attempt per good call")
+}
+
 // TestPublishRacingDeleteLeavesNoPendingOrphan publishes while the matching
 // subscriptions are deleted or disabled: whichever commits first, no
 // delivery is left pending for a subscription that is gone or disabled.
