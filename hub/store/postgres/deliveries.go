@@ -143,7 +143,53 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 	if err := store.PrepareOutcomes(outcomes, store.Now()); err != nil {
 		return err
 	}
-	return s.outcomes.do(ctx, outcomes)
+	req := &outcomeReq{outcomes: outcomes}
+	s.outcomes.do(ctx, req)
+	return req.err
+}
+
+// maxCombinedOutcomes bounds how many outcomes one transaction carries.
+const maxCombinedOutcomes = 256
+
+// outcomeReq is one RecordOutcomes call's share of a combined write.
+type outcomeReq struct {
+	outcomes []store.Outcome
+	err      error
+}
+
+func (r *outcomeReq) fail(err error) { r.err = err }
+
+func newOutcomeCombiner(s *Store) *combiner[*outcomeReq] {
+	return &combiner[*outcomeReq]{
+		run:      s.recordGroup,
+		size:     func(r *outcomeReq) int { return len(r.outcomes) },
+		max:      maxCombinedOutcomes,
+		parallel: parallelWrites,
+	}
+}
+
+// recordGroup writes the outcomes of a group of calls in one transaction.
+// If that fails for a reason other than the database being unavailable
+// (which every caller retries alike), one call's outcomes may be at fault
+// (an unknown delivery): each call's are then written on their own, so
+// that only its own error reaches it.
+func (s *Store) recordGroup(ctx context.Context, group []*outcomeReq) {
+	if len(group) > 1 {
+		var all []store.Outcome
+		for _, r := range group {
+			all = append(all, r.outcomes...)
+		}
+		err := s.recordOutcomes(ctx, all)
+		if err == nil || errors.Is(err, store.ErrUnavailable) {
+			for _, r := range group {
+				r.err = err
+			}
+			return
+		}
+	}
+	for _, r := range group {
+		r.err = s.recordOutcomes(ctx, r.outcomes)
+	}
 }
 
 // recordOutcomes is RecordOutcomes for the outcomes of one or more calls

@@ -43,27 +43,51 @@ func scanEvent(row scanner) (*event.Event, error) {
 	return &ev, nil
 }
 
-func eventArgs(ev *event.Event) []any {
-	var entity any
-	if len(ev.Entity) > 0 {
-		entity = string(ev.Entity)
-	}
-	return []any{ev.ID, ev.EventType, ev.BaseEventType, ev.UnifiedAPI, ev.ServiceID, ev.ConsumerID,
-		ev.ConnectionID, ev.EntityID, ev.EntityType, ev.EntityURL, ev.DownstreamEventType, ev.EventSource,
-		ev.OccurredAt, ev.CreatedAt, entity, nullString(ev.DedupeKey), ev.RequestHash}
+// insertEventsSQL stores a group of events, each unless its dedupe key is
+// taken, and returns the ids of those it stored. A concurrent publish of a
+// taken key waits for the first one's transaction: if that commits, this
+// one inserts nothing and finds the committed event; if it rolls back, this
+// one inserts. Of two events of the group with one key, the first is
+// stored. Entities are sent as text and stored as json, byte for byte.
+const insertEventsSQL = `INSERT INTO events (` + eventColumns + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+		$13::timestamptz[], $14::timestamptz[], $15::text[]::json[], $16::text[], $17::text[])
+	ON CONFLICT (dedupe_key) DO NOTHING
+	RETURNING id`
+
+// maxCombinedEvents bounds how many publishes one transaction carries.
+const maxCombinedEvents = 128
+
+// publishReq is one PublishEvent call's share of a combined write, and its
+// result.
+type publishReq struct {
+	ev   *event.Event
+	node *int32 // the dispatcher node that takes its first try, if any
+	res  *store.PublishResult
+	subs []*sealedSubscription // the subscriptions it was delivered to
+	ids  []string              // and their deliveries' ids
+	err  error
 }
 
-// insertEventSQL stores an event unless its dedupe key is taken, and says
-// whether it did. A concurrent publish of the same key waits for the first
-// one's transaction: if that commits, this one inserts nothing and finds the
-// committed event; if it rolls back, this one inserts.
-const insertEventSQL = `INSERT INTO events (` + eventColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-	ON CONFLICT (dedupe_key) DO NOTHING
-	RETURNING true`
+func (r *publishReq) fail(err error) { r.err = err }
+
+// reset clears what a write that then rolled back set.
+func (r *publishReq) reset() { r.res, r.subs, r.ids, r.err = nil, nil, nil, nil }
+
+func newPublishCombiner(s *Store) *combiner[*publishReq] {
+	return &combiner[*publishReq]{
+		run:      s.publishGroup,
+		size:     func(*publishReq) int { return 1 },
+		max:      maxCombinedEvents,
+		parallel: parallelWrites,
+	}
+}
 
 // PublishEvent stores ev with one pending delivery per enabled matching
-// subscription and one job.Fanout, in one transaction.
+// subscription and, unless this node's dispatcher takes its first try, one
+// job.Fanout, in one transaction shared with concurrent publishes (see
+// combiner).
 func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.PublishResult, error) {
 	if _, err := s.queue(); err != nil {
 		return nil, err
@@ -79,71 +103,201 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 	if len(ev.Entity) > 0 && !json.Valid(ev.Entity) {
 		return nil, fmt.Errorf("publishing event %s: entity is not valid JSON", ev.ID)
 	}
-	args := eventArgs(ev)
-	now := store.Now()
 
+	req := &publishReq{ev: ev}
 	disp, node := s.dispatcher()
 	direct := disp != nil && disp.Reserve()
-	var (
-		res        *store.PublishResult
-		subs       []*sealedSubscription
-		deliveries []string
-	)
-	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
-		var inserted bool
-		err := w.QueryRow(ctx, insertEventSQL, args...).Scan(&inserted)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			first, err := scanEvent(w.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE dedupe_key = $1`, ev.DedupeKey))
-			if err != nil {
-				return fmt.Errorf("looking up dedupe key: %w", err)
-			}
-			if first.RequestHash != ev.RequestHash {
-				return fmt.Errorf("publishing event with key %q (first stored as %s): %w", ev.DedupeKey, first.ID, store.ErrIdempotencyConflict)
-			}
-			var n int
-			if err := w.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id = $1`, first.ID).Scan(&n); err != nil {
-				return fmt.Errorf("counting deliveries of event %s: %w", first.ID, err)
-			}
-			res = &store.PublishResult{Event: first, Deliveries: n, Duplicate: true}
-			return nil
-		case err != nil:
-			return fmt.Errorf("inserting event %s: %w", ev.ID, err)
-		}
-		matched, err := matchingSubscriptions(ctx, w, ev)
-		if err != nil {
-			return err
-		}
-		var dispatcherNode *int32
-		if direct {
-			dispatcherNode = &node
-		}
-		deliveryOf, err := insertDeliveries(ctx, w, ev.ID, subIDs(matched), now, dispatcherNode)
-		if err != nil {
-			return err
-		}
-		subs, deliveries = nil, nil
-		for _, sub := range matched {
-			if id, ok := deliveryOf[sub.ID]; ok {
-				subs, deliveries = append(subs, sub), append(deliveries, id)
-			}
-		}
-		res = &store.PublishResult{Event: ev, Deliveries: len(subs)}
-		return nil
-	})
 	if direct {
-		s.handOver(ctx, disp, ev, subs, deliveries, now, err == nil && !res.Duplicate)
+		req.node = &node
 	}
+	s.publishes.do(ctx, req)
+	if direct {
+		s.handOver(ctx, disp, ev, req.subs, req.ids, req.err == nil && !req.res.Duplicate)
+	}
+	if req.err != nil {
+		return nil, req.err
+	}
+	return req.res, nil
+}
+
+// publishGroup writes a group of publishes in one transaction. If that
+// fails for a reason other than the database being unavailable, one event
+// may be at fault (an id already taken): each is then written on its own,
+// so that only its own error reaches its caller.
+func (s *Store) publishGroup(ctx context.Context, group []*publishReq) {
+	if len(group) > 1 {
+		err := s.write(ctx, func(ctx context.Context, w *writeTx) error { return publishAll(ctx, w, group) })
+		if err == nil {
+			return
+		}
+		for _, r := range group {
+			r.reset()
+			if errors.Is(err, store.ErrUnavailable) {
+				r.err = err
+			}
+		}
+		if errors.Is(err, store.ErrUnavailable) {
+			return
+		}
+	}
+	for _, r := range group {
+		if err := s.write(ctx, func(ctx context.Context, w *writeTx) error { return publishAll(ctx, w, []*publishReq{r}) }); err != nil {
+			r.reset()
+			r.err = err
+		}
+	}
+}
+
+// publishAll stores the events of a group, their deliveries and their
+// fan-out jobs with one statement per table. A request refused on its own
+// merits (its dedupe key taken by a different request) gets its error and
+// writes nothing, without failing the others; an error returned fails the
+// whole transaction.
+func publishAll(ctx context.Context, w *writeTx, group []*publishReq) error {
+	// Groups written at once claim their dedupe keys in one order, so that
+	// neither waits for a key the other claimed while holding one it wants.
+	group = slices.SortedStableFunc(slices.Values(group), func(a, b *publishReq) int {
+		return strings.Compare(a.ev.DedupeKey, b.ev.DedupeKey)
+	})
+	inserted := make(map[string]bool, len(group))
+	rows, err := w.Query(ctx, insertEventsSQL, eventColumnsOf(group)...)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("inserting %d events: %w", len(group), err)
 	}
-	return res, nil
+	var id string
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+		inserted[id] = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("inserting %d events: %w", len(group), err)
+	}
+
+	var fresh []*publishReq
+	for _, r := range group {
+		if inserted[r.ev.ID] {
+			fresh = append(fresh, r)
+			continue
+		}
+		if err := duplicate(ctx, w, r); err != nil {
+			return err
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+
+	candidates, err := candidateSubscriptions(ctx, w, fresh)
+	if err != nil {
+		return err
+	}
+	var want []newDelivery
+	matched := make([][]*sealedSubscription, len(fresh))
+	for i, r := range fresh {
+		for _, sub := range candidates {
+			if sub.Subscriber().Matches(r.ev) {
+				matched[i] = append(matched[i], sub)
+				want = append(want, newDelivery{eventID: r.ev.ID, subID: sub.ID, node: r.node})
+			}
+		}
+	}
+	deliveryOf, err := insertDeliveries(ctx, w, want, store.Now())
+	if err != nil {
+		return err
+	}
+	for i, r := range fresh {
+		for _, sub := range matched[i] {
+			if id, ok := deliveryOf[[2]string{r.ev.ID, sub.ID}]; ok {
+				r.subs, r.ids = append(r.subs, sub), append(r.ids, id)
+			}
+		}
+		r.res = &store.PublishResult{Event: r.ev, Deliveries: len(r.subs)}
+		if len(r.subs) > 0 && r.node == nil {
+			w.enqueue(job.Fanout{EventID: r.ev.ID}, store.FanoutInsertOpts())
+		}
+	}
+	return nil
+}
+
+// eventColumnsOf returns the group's events as one typed array per column
+// of insertEventsSQL.
+func eventColumnsOf(group []*publishReq) []any {
+	var (
+		text   [12][]string
+		times  [2][]time.Time
+		entity = make([]*string, len(group))
+		dedupe = make([]*string, len(group))
+		hashes = make([]string, len(group))
+	)
+	for i, r := range group {
+		ev := r.ev
+		for j, v := range [12]string{ev.ID, ev.EventType, ev.BaseEventType, ev.UnifiedAPI, ev.ServiceID, ev.ConsumerID,
+			ev.ConnectionID, ev.EntityID, ev.EntityType, ev.EntityURL, ev.DownstreamEventType, ev.EventSource} {
+			text[j] = append(text[j], v)
+		}
+		times[0] = append(times[0], ev.OccurredAt)
+		times[1] = append(times[1], ev.CreatedAt)
+		if len(ev.Entity) > 0 {
+			e := string(ev.Entity)
+			entity[i] = &e
+		}
+		if ev.DedupeKey != "" {
+			dedupe[i] = &ev.DedupeKey
+		}
+		hashes[i] = ev.RequestHash
+	}
+	cols := make([]any, 0, 17)
+	for _, col := range text {
+		cols = append(cols, col)
+	}
+	return append(cols, times[0], times[1], entity, dedupe, hashes)
+}
+
+// duplicate answers a publish whose dedupe key was taken: with the first
+// event of the key if the requests are the same, with
+// store.ErrIdempotencyConflict if not.
+func duplicate(ctx context.Context, w *writeTx, r *publishReq) error {
+	ev := r.ev
+	first, err := scanEvent(w.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE dedupe_key = $1`, ev.DedupeKey))
+	if err != nil {
+		return fmt.Errorf("looking up dedupe key: %w", err)
+	}
+	if first.RequestHash != ev.RequestHash {
+		r.err = fmt.Errorf("publishing event with key %q (first stored as %s): %w", ev.DedupeKey, first.ID, store.ErrIdempotencyConflict)
+		return nil
+	}
+	var n int
+	if err := w.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id = $1`, first.ID).Scan(&n); err != nil {
+		return fmt.Errorf("counting deliveries of event %s: %w", first.ID, err)
+	}
+	r.res = &store.PublishResult{Event: first, Deliveries: n, Duplicate: true}
+	return nil
+}
+
+// candidateSubscriptions selects the enabled subscriptions that may receive
+// any of the group's events (bound to none of the consumers or to one of
+// theirs), whole (a dispatcher needs their URLs and secrets), in id order.
+// Matching then runs in Go with the one rule set (event.Subscriber.Matches)
+// the rest of the hub uses, not in SQL; insertDeliveries drops any that a
+// concurrent delete or disable took away.
+func candidateSubscriptions(ctx context.Context, w *writeTx, group []*publishReq) ([]*sealedSubscription, error) {
+	consumers := make([]string, 0, len(group))
+	for _, r := range group {
+		consumers = append(consumers, r.ev.ConsumerID)
+	}
+	slices.Sort(consumers)
+	consumers = slices.Compact(consumers)
+	subs, err := queryAll(ctx, w, scanSubscription, `SELECT `+subscriptionColumns+` FROM subscriptions
+		WHERE status = 'enabled' AND (consumer_id = '' OR consumer_id = ANY($1)) ORDER BY id`, consumers)
+	if err != nil {
+		return nil, fmt.Errorf("selecting subscriptions for %d events: %w", len(group), err)
+	}
+	return subs, nil
 }
 
 // handOver gives a published event's new deliveries to the dispatcher that
 // reserved room for them, or returns the reservation. Should a subscription
 // secret fail to open, the event goes through the queue after all.
-func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*sealedSubscription, deliveries []string, now time.Time, committed bool) {
+func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*sealedSubscription, deliveries []string, committed bool) {
 	if !committed || len(subs) == 0 {
 		disp.Release()
 		return
@@ -164,85 +318,64 @@ func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.E
 		}
 		targets[i] = &store.Target{
 			Delivery: store.Delivery{ID: deliveries[i], EventID: ev.ID, SubscriptionID: sub.ID,
-				Status: store.DeliveryPending, CreatedAt: now, UpdatedAt: now},
+				Status: store.DeliveryPending, CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt},
 			Subscription: *sub,
 		}
 	}
 	disp.Dispatch(ev, targets)
 }
 
-// matchingSubscriptions selects the enabled subscriptions that receive ev,
-// whole (a dispatcher needs their URLs and secrets). Matching runs in Go with
-// the one rule set (event.Subscriber.Matches) the rest of the hub uses, not
-// in SQL. insertDeliveries then drops any that a concurrent delete or
-// disable took away.
-func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]*sealedSubscription, error) {
-	candidates, err := queryAll(ctx, w, scanSubscription, `SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE status = 'enabled' AND (consumer_id = '' OR consumer_id = $1) ORDER BY id`, ev.ConsumerID)
-	if err != nil {
-		return nil, fmt.Errorf("selecting subscriptions for event %s: %w", ev.ID, err)
-	}
-	var subs []*sealedSubscription
-	for _, sub := range candidates {
-		if sub.Subscriber().Matches(ev) {
-			subs = append(subs, sub)
-		}
-	}
-	return subs, nil
+// newDelivery is a delivery to insert: to one subscription, of one event,
+// stamped with the dispatcher node that takes its first try, if any.
+type newDelivery struct {
+	eventID, subID string
+	node           *int32
 }
 
-func subIDs(subs []*sealedSubscription) []string {
-	ids := make([]string, len(subs))
-	for i, s := range subs {
-		ids[i] = s.ID
-	}
-	return ids
-}
-
-// insertDeliveries inserts one pending delivery per subscription still
-// enabled, in one statement, and returns the id of each subscription's
-// delivery. Without a dispatcher
-// node it also queues the event's one fan-out job if there is any delivery;
-// with one, the deliveries are stamped as that node's (see nodeLock).
+// insertDeliveries inserts one pending delivery each, for the
+// subscriptions still enabled, in one statement, and returns the id of each
+// inserted, by event and subscription id.
 //
 // It first holds the subscriptions' gates shared (gate.go); the insert, a
 // statement after that, sees a delete or disable that committed while it
 // waited, and inserts nothing for its subscription.
-func insertDeliveries(ctx context.Context, w *writeTx, eventID string, subIDs []string, now time.Time, dispatcherNode *int32) (deliveryOf map[string]string, err error) {
-	if len(subIDs) == 0 {
+func insertDeliveries(ctx context.Context, w *writeTx, want []newDelivery, now time.Time) (deliveryOf map[[2]string]string, err error) {
+	if len(want) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(subIDs))
-	for i := range subIDs {
-		ids[i] = store.NewID()
+	var (
+		ids    = make([]string, len(want))
+		events = make([]string, len(want))
+		subs   = make([]string, len(want))
+		nodes  = make([]*int32, len(want))
+	)
+	for i, d := range want {
+		ids[i], events[i], subs[i], nodes[i] = store.NewID(), d.eventID, d.subID, d.node
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(gateSharedSQL, gateClass, gateKeys(subIDs))
+	batch.Queue(gateSharedSQL, gateClass, gateKeys(subs))
 	batch.Queue(`INSERT INTO deliveries (`+deliveryColumns+`, dispatcher_node)
-		SELECT d.id, $3, d.subscription_id, 'pending', 0, NULL, $4, $4, $5
-		FROM unnest($1::text[], $2::text[]) AS d (id, subscription_id)
+		SELECT d.id, d.event_id, d.subscription_id, 'pending', 0, NULL, $5, $5, d.node
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[]) AS d (id, event_id, subscription_id, node)
 		JOIN subscriptions s ON s.id = d.subscription_id AND s.status = 'enabled'
-		RETURNING id, subscription_id`,
-		ids, subIDs, eventID, now, dispatcherNode)
+		RETURNING id, event_id, subscription_id`,
+		ids, events, subs, nodes, now)
 	br := w.SendBatch(ctx, batch)
 	defer func() { err = errors.Join(err, br.Close()) }()
 	if _, err := br.Exec(); err != nil {
-		return nil, fmt.Errorf("holding the gates of event %s's subscriptions: %w", eventID, err)
+		return nil, fmt.Errorf("holding the gates of %d subscriptions: %w", len(subs), err)
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("inserting deliveries of event %s: %w", eventID, err)
+		return nil, fmt.Errorf("inserting %d deliveries: %w", len(want), err)
 	}
-	deliveryOf = make(map[string]string, len(subIDs))
-	var id, sub string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &sub}, func() error {
-		deliveryOf[sub] = id
+	deliveryOf = make(map[[2]string]string, len(want))
+	var id, eventID, subID string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &eventID, &subID}, func() error {
+		deliveryOf[[2]string{eventID, subID}] = id
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("inserting deliveries of event %s: %w", eventID, err)
-	}
-	if len(deliveryOf) > 0 && dispatcherNode == nil {
-		w.enqueue(job.Fanout{EventID: eventID}, store.FanoutInsertOpts())
+		return nil, fmt.Errorf("inserting %d deliveries: %w", len(want), err)
 	}
 	return deliveryOf, nil
 }
@@ -292,13 +425,17 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 		if err != nil {
 			return fmt.Errorf("loading event %s: %w", eventID, err)
 		}
-		var subs []string
+		var want []newDelivery
 		if subscriptionID == "" {
-			matched, err := matchingSubscriptions(ctx, w, ev)
+			candidates, err := candidateSubscriptions(ctx, w, []*publishReq{{ev: ev}})
 			if err != nil {
 				return err
 			}
-			subs = subIDs(matched)
+			for _, sub := range candidates {
+				if sub.Subscriber().Matches(ev) {
+					want = append(want, newDelivery{eventID: eventID, subID: sub.ID})
+				}
+			}
 		} else {
 			var (
 				sub    event.Subscriber
@@ -313,12 +450,18 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 				return fmt.Errorf("loading subscription %s: %w", subscriptionID, err)
 			}
 			if status == store.StatusEnabled && sub.Matches(ev) {
-				subs = []string{subscriptionID}
+				want = []newDelivery{{eventID: eventID, subID: subscriptionID}}
 			}
 		}
-		deliveryOf, err := insertDeliveries(ctx, w, eventID, subs, now, nil)
+		deliveryOf, err := insertDeliveries(ctx, w, want, now)
+		if err != nil {
+			return err
+		}
 		n = len(deliveryOf)
-		return err
+		if n > 0 {
+			w.enqueue(job.Fanout{EventID: eventID}, store.FanoutInsertOpts())
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("replaying event %s: %w", eventID, err)

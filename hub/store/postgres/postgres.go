@@ -94,7 +94,8 @@ type Store struct {
 	logger *slog.Logger
 
 	sweepEvery time.Duration
-	outcomes   *combiner // RecordOutcomes' writes
+	outcomes   *combiner[*outcomeReq] // RecordOutcomes' writes
+	publishes  *combiner[*publishReq] // PublishEvent's writes
 
 	mu        sync.Mutex
 	client    *river.Client[pgx.Tx]
@@ -157,7 +158,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 
 	s := &Store{pool: pool, sealer: cfg.Sealer, logger: logger, sweepEvery: cfg.SweepInterval}
-	s.outcomes = &combiner{write: s.recordOutcomes}
+	s.outcomes = newOutcomeCombiner(s)
+	s.publishes = newPublishCombiner(s)
 	if err := s.setUp(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -557,13 +559,6 @@ func utcOrNil(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func notFound(what, id string) error {

@@ -58,16 +58,19 @@ func scanSubscription(row scanner) (*sealedSubscription, error) {
 	return r.subscription(), nil
 }
 
-// open decrypts the secrets into the embedded Subscription.
+// open returns a copy of the embedded Subscription with its secrets
+// decrypted. sub itself is left alone: the events of a combined publish
+// share their subscriptions, and their dispatchers open them at once.
 func (s *Store) open(sub *sealedSubscription) (*store.Subscription, error) {
+	opened := sub.Subscription
 	var err error
-	if sub.Secret, err = store.OpenString(s.sealer, sub.secret); err != nil {
+	if opened.Secret, err = store.OpenString(s.sealer, sub.secret); err != nil {
 		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
 	}
-	if sub.PreviousSecret, err = store.OpenString(s.sealer, sub.previous); err != nil {
+	if opened.PreviousSecret, err = store.OpenString(s.sealer, sub.previous); err != nil {
 		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
 	}
-	return &sub.Subscription, nil
+	return &opened, nil
 }
 
 // subscriptionArgs normalises sub's times and returns the values of every
