@@ -25,7 +25,7 @@ pgadmin=${PGADMIN:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 dburl=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/sbbench?sslmode=disable}
 dbname=$(basename "${dburl%%\?*}")
 fresh_db() { # a new, empty database for each run
-	psql "$pgadmin" -qc "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" -c "CREATE DATABASE $dbname" >/dev/null
+	PGOPTIONS=--client-min-messages=warning psql "$pgadmin" -qc "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" -c "CREATE DATABASE $dbname" >/dev/null
 }
 
 run() { # name, then bench flags
