@@ -22,8 +22,9 @@ const DefaultDispatchLimit = 512
 //
 // Nothing depends on it for durability. The deliveries are committed before
 // they reach it; if the process dies or stops before their outcomes are
-// recorded, they are still pending and untried, and the next StartQueue
-// queues their fan-out job. Retries go through the queue as always.
+// recorded, they are still pending and untried, and the store's sweep
+// queues their fan-out job: at the next start on the embedded store, from
+// the live nodes on PostgreSQL. Retries go through the queue as always.
 type Dispatcher struct {
 	s     *Service
 	limit int
@@ -97,23 +98,23 @@ func (d *Dispatcher) first(ev *event.Event, targets []*store.Target) {
 		targets = targets[len(chunk):]
 		outcomes, cut, err := s.deliverAll(d.ctx, ev, chunk, time.Time{})
 		if err != nil {
-			s.log.Error("first try of an event failed; it is queued at the next start", "event_id", ev.ID, "error", err)
+			s.log.Error("first try of an event failed; the store's sweep queues it", "event_id", ev.ID, "error", err)
 			return
 		}
 		if err := s.recordUntil(d.ctx, ev.ID, outcomes); err != nil {
-			s.log.Warn("stopping before the first try's outcomes were written; the deliveries are tried again at the next start",
+			s.log.Warn("stopping before the first try's outcomes were written; the store's sweep queues the deliveries again",
 				"event_id", ev.ID, "error", err)
 			return
 		}
 		if cut {
-			return // Stop gave up: the untried rest is queued at the next start
+			return // Stop gave up: the store's sweep queues the untried rest
 		}
 	}
 }
 
 // Stop refuses new events and waits for the held ones until ctx is done;
 // then it cancels their tries and waits for them to return. What was not
-// recorded stays pending and untried, for the next start to queue.
+// recorded stays pending and untried, for the store's sweep to queue.
 func (d *Dispatcher) Stop(ctx context.Context) error {
 	d.mu.Lock()
 	d.stopping = true

@@ -95,8 +95,10 @@ type QueueConfig struct {
 // The deliveries are committed before Dispatch is called, so they are the
 // durable record; the queue stays the safety net: StartQueue queues a
 // job.Fanout for every event whose deliveries are still untried and have no
-// fan-out job (a crash or stop between commit and the first try), and
-// failed first tries are retried through job.Retry as usual.
+// fan-out job (a crash or stop between commit and the first try; on
+// PostgreSQL the live nodes also do so periodically for nodes that died,
+// and for deliveries untried for long), and failed first tries are retried
+// through job.Retry as usual.
 //
 // PublishEvent calls Reserve before its transaction; if that returns true it
 // inserts no fan-out job and, after the commit, calls exactly one of

@@ -49,6 +49,7 @@ func prefixed(alias, columns string) string {
 var fanoutTargetsQuery = `SELECT ` + prefixed("d", deliveryColumns) + `, ` + prefixed("s", subscriptionColumns) + `
 	FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
 	WHERE d.event_id = $1 AND d.status = 'pending' AND d.attempts = 0 AND s.status = 'enabled'
+		AND d.dispatcher_node IS NULL
 	ORDER BY d.id`
 
 // target is a delivery with its sealed subscription.
@@ -58,8 +59,9 @@ type target struct {
 }
 
 // FanoutTargets returns the event and its untried pending deliveries to
-// enabled subscriptions. Secrets are opened once per subscription, after the
-// rows are read.
+// enabled subscriptions that no node's dispatcher holds (those are its to
+// try, until the sweep releases them). Secrets are opened once per
+// subscription, after the rows are read.
 func (s *Store) FanoutTargets(ctx context.Context, eventID string) (*event.Event, []*store.Target, error) {
 	ev, err := s.GetEvent(ctx, eventID)
 	if err != nil {
@@ -120,17 +122,18 @@ func (s *Store) RetryTarget(ctx context.Context, deliveryID string) (*event.Even
 }
 
 // RecordOutcomes applies a batch of outcomes in one transaction, shared
-// with concurrent calls (see combiner): for each,
-// the delivery's new state, its attempt rows and its subscription's health;
-// then the disabling of subscriptions, and the retry jobs. The statements go
-// to the server as one pipelined batch.
+// with concurrent calls (see combiner): for each, the delivery's new state,
+// its attempt rows and its subscription's health; then the disabling of
+// subscriptions, and the retry jobs. The statements go to the server as one
+// pipelined batch.
 //
 // SQLite's one writer ran such batches one at a time. Here they run
-// concurrently, so every batch touches rows in one order: subscriptions in
-// id order (see healthPlan for how each is locked or written), then
-// deliveries in id order. Concurrent batches queue up instead of
-// deadlocking, a delete or disable (which closes the subscription's gate,
-// then writes its row, then cancels its pending deliveries) never crosses a
+// concurrently, so every batch touches rows in one order: gates, then
+// subscriptions in id order (see healthPlan for how each is locked or
+// written), then deliveries in id order; a delete or disable closes the
+// gate, writes the subscription's row, then locks its pending deliveries in
+// id order (cancelPending). So concurrent batches, deletes and disables
+// queue up instead of deadlocking, a delete or disable never crosses a
 // batch that records a failure, and fail_streak = fail_streak + 1 loses no
 // failure, as PostgreSQL re-reads a row updated meanwhile.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) error {
@@ -204,6 +207,19 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 		plan := planHealth(outcomes, subOf)
 		p := &pipeline{}
 		plan.queueFirst(p)
+		if len(plan.disable) > 0 {
+			// Disabling cancels the subscription's other pending deliveries
+			// below: lock them now, with the batch's own, in id order (as
+			// cancelPending does for a delete), so that two batches
+			// disabling each other's subscriptions never wait crosswise.
+			ids := make([]string, len(outcomes))
+			for i := range outcomes {
+				ids[i] = outcomes[i].DeliveryID
+			}
+			p.exec("locking deliveries", `SELECT id FROM deliveries
+				WHERE id = ANY($1) OR (subscription_id = ANY($2) AND status = 'pending')
+				ORDER BY id FOR NO KEY UPDATE`, ids, slices.Sorted(maps.Keys(plan.disable)))
+		}
 		tries := make([]int, len(outcomes))
 		for _, i := range byDelivery(outcomes) {
 			queueOutcome(p, &outcomes[i], subOf[outcomes[i].DeliveryID], now, &tries[i])
@@ -477,10 +493,13 @@ func (p *pipeline) run(ctx context.Context, w *writeTx) (err error) {
 }
 
 // cancelPending cancels a subscription's pending deliveries: it was deleted
-// or disabled, and nothing more will be sent to it.
+// or disabled, and nothing more will be sent to it. It locks them in id
+// order first, as an outcome batch locks its own, so that the two never
+// wait for each other crosswise.
 func cancelPending(ctx context.Context, w *writeTx, subID string, now time.Time) error {
 	_, err := w.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = $1
-		WHERE subscription_id = $2 AND status = 'pending'`, now, subID)
+		WHERE id IN (SELECT id FROM deliveries WHERE subscription_id = $2 AND status = 'pending'
+			ORDER BY id FOR NO KEY UPDATE)`, now, subID)
 	if err != nil {
 		return fmt.Errorf("cancelling deliveries of subscription %s: %w", subID, err)
 	}

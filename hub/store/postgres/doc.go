@@ -34,9 +34,10 @@
 //   - The sweep of deliveries a dispatcher left untried runs at StartQueue
 //     and then every SweepInterval, and skips those whose dispatching node
 //     is still alive (it holds an advisory lock for as long as its
-//     dispatcher runs; see nodeLock), so no node repeats the first tries in
-//     another live node's hands, and a dead node's are queued by the
-//     others.
+//     dispatcher runs, and takes it again if its session ends; see
+//     nodeLock), so no node repeats the first tries in another live node's
+//     hands, and a dead node's are queued by the others, as are a live
+//     node's untried for StrandedAfter.
 //   - Transient failures (connection refused or lost, server shutting
 //     down or starting, too many connections, disk full, lock_timeout,
 //     statement_timeout, deadlock) are reported as store.ErrUnavailable,

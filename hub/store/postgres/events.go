@@ -92,18 +92,9 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 	if _, err := s.queue(); err != nil {
 		return nil, err
 	}
-	if ev.ID == "" {
-		ev.ID = store.NewID()
+	if err := prepareEvent(ev); err != nil {
+		return nil, err
 	}
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = store.Now()
-	}
-	ev.CreatedAt = store.Time(ev.CreatedAt)
-	ev.OccurredAt = store.Time(ev.OccurredAt)
-	if len(ev.Entity) > 0 && !json.Valid(ev.Entity) {
-		return nil, fmt.Errorf("publishing event %s: entity is not valid JSON", ev.ID)
-	}
-
 	req := &publishReq{ev: ev}
 	disp, node := s.dispatcher()
 	direct := disp != nil && disp.Reserve()
@@ -118,6 +109,23 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 		return nil, req.err
 	}
 	return req.res, nil
+}
+
+// prepareEvent gives ev an id and a creation time if it has none, rounds
+// its times as the store keeps them, and checks its entity.
+func prepareEvent(ev *event.Event) error {
+	if ev.ID == "" {
+		ev.ID = store.NewID()
+	}
+	if ev.CreatedAt.IsZero() {
+		ev.CreatedAt = store.Now()
+	}
+	ev.CreatedAt = store.Time(ev.CreatedAt)
+	ev.OccurredAt = store.Time(ev.OccurredAt)
+	if len(ev.Entity) > 0 && !json.Valid(ev.Entity) {
+		return fmt.Errorf("publishing event %s: entity is not valid JSON", ev.ID)
+	}
+	return nil
 }
 
 // publishGroup writes a group of publishes in one transaction. If that
@@ -172,20 +180,33 @@ func publishAll(ctx context.Context, w *writeTx, group []*publishReq) error {
 		return fmt.Errorf("inserting %d events: %w", len(group), err)
 	}
 
-	var fresh []*publishReq
+	var fresh, dups []*publishReq
 	for _, r := range group {
 		if inserted[r.ev.ID] {
 			fresh = append(fresh, r)
-			continue
+		} else {
+			dups = append(dups, r)
 		}
+	}
+	if err := publishFresh(ctx, w, fresh); err != nil {
+		return err
+	}
+	// After the deliveries: a duplicate of an event of this group counts
+	// them as a later publish would.
+	for _, r := range dups {
 		if err := duplicate(ctx, w, r); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// publishFresh stores the deliveries and fan-out jobs of events just
+// inserted.
+func publishFresh(ctx context.Context, w *writeTx, fresh []*publishReq) error {
 	if len(fresh) == 0 {
 		return nil
 	}
-
 	candidates, err := candidateSubscriptions(ctx, w, fresh)
 	if err != nil {
 		return err
@@ -308,11 +329,16 @@ func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.E
 		if err != nil {
 			disp.Release()
 			s.logger.ErrorContext(ctx, "cannot dispatch an event in process; queueing it", "event_id", ev.ID, "error", err)
-			if err := s.write(context.WithoutCancel(ctx), func(_ context.Context, w *writeTx) error {
+			if err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, w *writeTx) error {
+				// The job's worker tries only deliveries no dispatcher holds.
+				if _, err := w.Exec(ctx, `UPDATE deliveries SET dispatcher_node = NULL
+					WHERE event_id = $1 AND status = 'pending' AND attempts = 0`, ev.ID); err != nil {
+					return fmt.Errorf("releasing the deliveries of event %s: %w", ev.ID, err)
+				}
 				w.enqueue(job.Fanout{EventID: ev.ID}, store.FanoutInsertOpts())
 				return nil
 			}); err != nil {
-				s.logger.ErrorContext(ctx, "queueing an event's first try failed; it is queued at the next start", "event_id", ev.ID, "error", err)
+				s.logger.ErrorContext(ctx, "queueing an event's first try failed; the sweep queues it once it is stranded", "event_id", ev.ID, "error", err)
 			}
 			return
 		}

@@ -12,6 +12,9 @@ import (
 // hash of the subscription id.
 const gateClass int32 = 0x53776247 // "SwbG"
 
+// gateCount is how many gates the subscriptions share (see gateKeys).
+const gateCount = 256
+
 // A subscription's gate orders the publishes that add deliveries to it
 // against the deletes and disables that cancel its pending deliveries.
 // SQLite's one writer ordered them for free. Here a delete or disable could
@@ -29,14 +32,17 @@ const gateClass int32 = 0x53776247 // "SwbG"
 // and, with more than one holder, a multixact, and every publish of a busy
 // subscription would do that to the same row (1.1 ms per lock, the
 // costliest statement of a delivery in pg_stat_statements). An advisory lock
-// lives in the lock table only. Two ids whose hashes collide share a gate,
-// which costs some waiting and nothing else.
+// lives in the lock table only. Ids share gateCount gates, so a publish to
+// thousands of subscriptions holds at most that many locks (PostgreSQL's
+// lock table holds 64 per connection by default, shared by all); two
+// subscriptions that share a gate cost some waiting while one of them is
+// deleted or disabled, and nothing else.
 func gateKeys(ids []string) []int32 {
 	keys := make([]int32, 0, len(ids))
 	for _, id := range ids {
 		h := fnv.New32a()
 		h.Write([]byte(id))
-		keys = append(keys, int32(h.Sum32()))
+		keys = append(keys, int32(h.Sum32()%gateCount))
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys)

@@ -82,10 +82,20 @@ type Config struct {
 	// default 15s. It bounds how long such deliveries wait once PostgreSQL
 	// has ended the dead node's session.
 	SweepInterval time.Duration
+	// StrandedAfter is how long a delivery may stay untried in the hands of
+	// a live node's dispatcher before the sweep queues it anyway: default
+	// 15m. A first try that could not start (its write's outcome unknown to
+	// the caller, a body that would not encode) leaves the delivery with
+	// its node, and the node lives on. Far above how long a first try
+	// takes, so that a slow one is rarely made twice.
+	StrandedAfter time.Duration
 }
 
-// DefaultSweepInterval is Config.SweepInterval's default.
-const DefaultSweepInterval = 15 * time.Second
+// Defaults of Config.
+const (
+	DefaultSweepInterval = 15 * time.Second
+	DefaultStrandedAfter = 15 * time.Minute
+)
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
@@ -93,15 +103,17 @@ type Store struct {
 	sealer store.Sealer
 	logger *slog.Logger
 
-	sweepEvery time.Duration
-	outcomes   *combiner[*outcomeReq] // RecordOutcomes' writes
-	publishes  *combiner[*publishReq] // PublishEvent's writes
+	sweepEvery    time.Duration
+	strandedAfter time.Duration
+	outcomes      *combiner[*outcomeReq] // RecordOutcomes' writes
+	publishes     *combiner[*publishReq] // PublishEvent's writes
 
 	mu        sync.Mutex
 	client    *river.Client[pgx.Tx]
 	running   bool
-	dispatch  store.Dispatcher // QueueConfig.Dispatcher while the queue runs
+	dispatch  store.Dispatcher // QueueConfig.Dispatcher while the queue runs and this node holds its lock
 	node      *nodeLock        // held while dispatch is set
+	want      store.Dispatcher // QueueConfig.Dispatcher while the queue runs
 	stopSweep func()           // ends the periodic sweep and waits for it
 }
 
@@ -128,6 +140,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.StrandedAfter < 0 {
+		return nil, fmt.Errorf("postgres store: StrandedAfter must not be negative, got %s", cfg.StrandedAfter)
+	}
+	if cfg.StrandedAfter == 0 {
+		cfg.StrandedAfter = DefaultStrandedAfter
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -157,7 +175,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres store: %w", err)
 	}
 
-	s := &Store{pool: pool, sealer: cfg.Sealer, logger: logger, sweepEvery: cfg.SweepInterval}
+	s := &Store{pool: pool, sealer: cfg.Sealer, logger: logger, sweepEvery: cfg.SweepInterval, strandedAfter: cfg.StrandedAfter}
 	s.outcomes = newOutcomeCombiner(s)
 	s.publishes = newPublishCombiner(s)
 	if err := s.setUp(ctx); err != nil {
@@ -292,7 +310,7 @@ func (s *Store) StartQueue(ctx context.Context, cfg store.QueueConfig) error {
 		return errors.Join(fmt.Errorf("starting job queue: %w", err), node.release(context.WithoutCancel(ctx)))
 	}
 	s.running = true
-	s.dispatch, s.node = cfg.Dispatcher, node
+	s.dispatch, s.node, s.want = cfg.Dispatcher, node, cfg.Dispatcher
 	s.stopSweep = s.startSweep(client)
 	return nil
 }
@@ -301,40 +319,49 @@ func (s *Store) StartQueue(ctx context.Context, cfg store.QueueConfig) error {
 // still run (or is running).
 const liveFanoutStates = `('available', 'pending', 'retryable', 'running', 'scheduled')`
 
-// requeueUntriedQuery finds the events that have pending deliveries without
-// any try, no live fan-out job, and no live node that took them in process:
-// deliveries handed to a dispatcher whose process then crashed or stopped
-// before the first try. A node is live while it holds its advisory lock
-// (node.go); this node's own lock was released by StopQueue, so what its
-// dispatcher left untried is queued too.
-var requeueUntriedQuery = `
+// releaseStrandedSQL takes untried deliveries from the dispatcher nodes
+// that no longer hold them: a node is live while it holds its advisory
+// lock (node.go), and a live node's deliveries untried for StrandedAfter
+// are taken too. Released deliveries have no node, so a fan-out job tries
+// them (fanoutTargetsQuery). This node's own lock was released by
+// StopQueue, so at start what its dispatcher left untried is taken too.
+const releaseStrandedSQL = `
 	WITH live AS (
 		SELECT objid::bigint AS node FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid::bigint = $1
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 	)
+	UPDATE deliveries SET dispatcher_node = NULL
+	WHERE status = 'pending' AND attempts = 0 AND dispatcher_node IS NOT NULL
+		AND (dispatcher_node NOT IN (SELECT node FROM live) OR created_at < $2)`
+
+// untriedSQL finds the events that have pending deliveries without any try,
+// no dispatcher node and no live fan-out job.
+const untriedSQL = `
 	SELECT DISTINCT d.event_id FROM deliveries d
-	WHERE d.status = 'pending' AND d.attempts = 0
-		AND (d.dispatcher_node IS NULL OR d.dispatcher_node NOT IN (SELECT node FROM live))
+	WHERE d.status = 'pending' AND d.attempts = 0 AND d.dispatcher_node IS NULL
 		AND NOT EXISTS (
 			SELECT 1 FROM river_job j
-			WHERE j.kind = $2 AND j.state IN ` + liveFanoutStates + `
+			WHERE j.kind = $1 AND j.state IN ` + liveFanoutStates + `
 				AND j.args @> jsonb_build_object('event_id', d.event_id)
 		)`
 
-// requeueUntried queues one job.Fanout per event found by
-// requeueUntriedQuery. Nodes starting at once take turns (sweepLockKey), so
-// each stranded event gets one job.
+// requeueUntried releases stranded deliveries (releaseStrandedSQL) and
+// queues one job.Fanout per event found by untriedSQL. Nodes sweeping at
+// once take turns (sweepLockKey), so each stranded event gets one job.
 func (s *Store) requeueUntried(ctx context.Context, client *river.Client[pgx.Tx]) (int, error) {
 	var n int
 	err := s.writeWith(ctx, client, func(ctx context.Context, w *writeTx) error {
 		if _, err := w.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, sweepLockKey); err != nil {
 			return fmt.Errorf("taking the sweep lock: %w", err)
 		}
+		if _, err := w.Exec(ctx, releaseStrandedSQL, int64(dispatchLockClass), store.Now().Add(-s.strandedAfter)); err != nil {
+			return fmt.Errorf("releasing stranded deliveries: %w", err)
+		}
 		untried, err := queryAll(ctx, w, func(r scanner) (string, error) {
 			var id string
 			return id, r.Scan(&id)
-		}, requeueUntriedQuery, int64(dispatchLockClass), job.Fanout{}.Kind())
+		}, untriedSQL, job.Fanout{}.Kind())
 		if err != nil {
 			return fmt.Errorf("listing untried deliveries: %w", err)
 		}
@@ -365,6 +392,7 @@ func (s *Store) startSweep(client *river.Client[pgx.Tx]) (stop func()) {
 				return
 			case <-ticker.C:
 			}
+			s.keepNode(ctx)
 			n, err := s.requeueUntried(ctx, client)
 			switch {
 			case err != nil && ctx.Err() == nil:
@@ -386,7 +414,7 @@ func (s *Store) stopping() (client *river.Client[pgx.Tx], running bool, node *no
 	s.mu.Lock()
 	client, running, node = s.client, s.running, s.node
 	stopSweep := s.stopSweep
-	s.running, s.dispatch, s.node, s.stopSweep = false, nil, nil, nil
+	s.running, s.dispatch, s.node, s.want, s.stopSweep = false, nil, nil, nil, nil
 	s.mu.Unlock()
 	if stopSweep != nil {
 		stopSweep()

@@ -316,6 +316,39 @@ func TestConcurrentPublishOfOneDedupeKey(t *testing.T) {
 	assert.Equal(t, 1, count(t, conn, `SELECT count(*) FROM events`))
 }
 
+// TestDuplicatesInOneGroup publishes events as one combined group: two with
+// the key of a third, one of them a different request. The first of the
+// key is stored; the same request is answered as a duplicate with the
+// deliveries the group gave the first, the different one is refused, and
+// the others of the group are not affected.
+func TestDuplicatesInOneGroup(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	s := openAt(t, url, newSealer(t))
+	startQueue(t, s, nil)
+	ctx := t.Context()
+	for range 2 {
+		require.NoError(t, s.CreateSubscription(ctx, newSubscription()))
+	}
+	keyed := func(hash string) *event.Event {
+		return newEvent(func(ev *event.Event) { ev.DedupeKey, ev.RequestHash = "order-42", hash })
+	}
+	results, errs := postgres.PublishTogether(ctx, s, keyed("h1"), newEvent(), keyed("h1"), keyed("h2"))
+
+	require.NoError(t, errs[0])
+	assert.False(t, results[0].Duplicate)
+	assert.Equal(t, 2, results[0].Deliveries)
+	require.NoError(t, errs[1])
+	assert.Equal(t, 2, results[1].Deliveries, "an event without a key beside them")
+	require.NoError(t, errs[2])
+	assert.True(t, results[2].Duplicate)
+	assert.Equal(t, results[0].Event.ID, results[2].Event.ID)
+	assert.Equal(t, 2, results[2].Deliveries, "counted after the group's deliveries")
+	require.ErrorIs(t, errs[3], store.ErrIdempotencyConflict)
+	assert.Nil(t, results[3])
+	assert.Equal(t, 2, count(t, admin(t, url), `SELECT count(*) FROM events`))
+}
+
 // TestConcurrentOutcomesKeepFailStreak records failures of two
 // subscriptions from many goroutines at once, each batch naming the two in
 // its own order: no update is lost and no batch deadlocks with another.
@@ -452,6 +485,9 @@ func TestPublishRacingDeleteLeavesNoPendingOrphan(t *testing.T) {
 	for round := range rounds {
 		sub := newSubscription()
 		require.NoError(t, s.CreateSubscription(ctx, sub))
+		// One publish surely before, for the cancel to find.
+		_, err := s.PublishEvent(ctx, newEvent())
+		require.NoError(t, err)
 		var wg sync.WaitGroup
 		begin := make(chan struct{})
 		for range publishers {
@@ -476,7 +512,69 @@ func TestPublishRacingDeleteLeavesNoPendingOrphan(t *testing.T) {
 	conn := admin(t, url)
 	assert.Zero(t, count(t, conn, `SELECT count(*) FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id
 		WHERE d.status = 'pending' AND (s.id IS NULL OR s.status <> 'enabled')`), "pending deliveries of deleted or disabled subscriptions")
-	assert.Positive(t, count(t, conn, `SELECT count(*) FROM deliveries WHERE status = 'cancelled'`), "some publishes came first")
+	assert.GreaterOrEqual(t, count(t, conn, `SELECT count(*) FROM deliveries WHERE status = 'cancelled'`), rounds,
+		"the deliveries of the publishes before are cancelled")
+}
+
+// TestOutcomesRacingDeleteDoNotDeadlock records successful outcomes, many
+// deliveries to one subscription per batch, while the subscription is
+// deleted or disabled: every call goes through. Deliveries inserted by one
+// statement are stored in no particular id order, and a cancel that locked
+// them in storage order crossed a batch locking them in id order.
+func TestOutcomesRacingDeleteDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, pgtest.NewDatabase(t), newSealer(t))
+	startQueue(t, s, nil)
+	ctx := t.Context()
+	const rounds, events, batch = 10, 200, 8
+	for round := range rounds {
+		sub := newSubscription()
+		require.NoError(t, s.CreateSubscription(ctx, sub))
+		var (
+			deliveries []*store.Delivery
+			mu         sync.Mutex
+			wg         sync.WaitGroup
+		)
+		for range events {
+			wg.Go(func() {
+				res, err := s.PublishEvent(ctx, newEvent())
+				if !assert.NoError(t, err) {
+					return
+				}
+				ds, err := s.ListDeliveries(ctx, res.Event.ID)
+				assert.NoError(t, err)
+				mu.Lock()
+				defer mu.Unlock()
+				deliveries = append(deliveries, ds...)
+			})
+		}
+		wg.Wait()
+		begin := make(chan struct{})
+		for i := 0; i < len(deliveries); i += batch {
+			chunk := deliveries[i:min(i+batch, len(deliveries))]
+			wg.Go(func() {
+				<-begin
+				var outcomes []store.Outcome
+				for _, d := range chunk {
+					outcomes = append(outcomes, store.Outcome{DeliveryID: d.ID, SubscriptionID: d.SubscriptionID,
+						Status: store.DeliveryDelivered, Attempts: []store.Attempt{{EventID: d.EventID, StatusCode: 204,
+							Success: true, ExecutionAttempt: 1}}})
+				}
+				assert.NoError(t, s.RecordOutcomes(ctx, outcomes), "round %d", round)
+			})
+		}
+		wg.Go(func() {
+			<-begin
+			if round%2 == 0 {
+				assert.NoError(t, s.DeleteSubscription(ctx, sub.ID), "round %d", round)
+				return
+			}
+			sub.Status, sub.DisabledReason = store.StatusDisabled, store.DisabledManual
+			assert.NoError(t, s.UpdateSubscription(ctx, sub), "round %d", round)
+		})
+		close(begin)
+		wg.Wait()
+	}
 }
 
 // recorder is a dispatcher that takes every event and never tries it: a
@@ -547,35 +645,41 @@ func TestSweepLeavesLiveNodesDeliveriesAlone(t *testing.T) {
 	assert.True(t, n == 1 || n == 2 && storetest.FanoutsWorked(held.Event.ID) >= 1, "%d fan-out jobs for one stranded event", n)
 }
 
-// TestSweepQueuesDeadNodesDeliveriesWhileRunning kills the session of a
-// node holding an event's first try, as a crash of its process or host
-// does: a node that keeps running queues the stranded event at its next
-// periodic sweep, not only when some node starts, never while the holder
-// lived, and once.
-func TestSweepQueuesDeadNodesDeliveriesWhileRunning(t *testing.T) {
-	t.Parallel()
-	url := pgtest.NewDatabase(t)
+// nodes is a database shared by a dispatching node and a sweeping one
+// whose fan-out jobs make the first try as the hub's do: every untried
+// delivery gets a successful attempt, so a later sweep has nothing to
+// queue again.
+type nodes struct {
+	url             string
+	conn            *pgx.Conn
+	holder, sweeper *postgres.Store
+	held            *recorder // the holder's dispatcher: it takes and never tries
+	fanouts         sync.Map  // event id -> *atomic.Int32
+	subscriptionID  string
+}
+
+// sweepEvery is the sweepers' interval in these tests.
+const sweepEvery = 50 * time.Millisecond
+
+func newNodes(t *testing.T, holderCfg, sweeperCfg postgres.Config) *nodes {
+	t.Helper()
 	ctx := t.Context()
-	conn := admin(t, url)
+	n := &nodes{url: pgtest.NewDatabase(t), held: &recorder{}}
+	n.conn = admin(t, n.url)
 	sealer := newSealer(t)
-	const every = 50 * time.Millisecond
-	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, postgres.Config{URL: url, Sealer: sealer, SweepInterval: every})
+	open := func(cfg postgres.Config) *postgres.Store {
+		cfg.URL, cfg.Sealer = n.url, sealer
+		s, err := postgres.Open(ctx, cfg)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}
-	holder, sweeper := open(), open()
-
-	// Fan-out jobs make the first try as the hub's do: every untried
-	// delivery gets a successful attempt, so a later sweep has nothing to
-	// queue again.
-	var fanouts sync.Map // event id -> *atomic.Int32
+	n.holder, n.sweeper = open(holderCfg), open(sweeperCfg)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[job.Fanout]) error {
-		n, _ := fanouts.LoadOrStore(j.Args.EventID, new(atomic.Int32))
-		n.(*atomic.Int32).Add(1)
-		_, targets, err := sweeper.FanoutTargets(ctx, j.Args.EventID)
+		c, _ := n.fanouts.LoadOrStore(j.Args.EventID, new(atomic.Int32))
+		c.(*atomic.Int32).Add(1)
+		_, targets, err := n.sweeper.FanoutTargets(ctx, j.Args.EventID)
 		if err != nil {
 			return err
 		}
@@ -585,37 +689,109 @@ func TestSweepQueuesDeadNodesDeliveriesWhileRunning(t *testing.T) {
 				Status: store.DeliveryDelivered, Attempts: []store.Attempt{{EventID: j.Args.EventID, StatusCode: 204,
 					Success: true, ExecutionAttempt: 1, Endpoint: tg.Subscription.DeliveryURL}}})
 		}
-		return sweeper.RecordOutcomes(ctx, outcomes)
+		return n.sweeper.RecordOutcomes(ctx, outcomes)
 	}))
-	fanoutsOf := func(eventID string) int32 {
-		n, ok := fanouts.Load(eventID)
-		if !ok {
-			return 0
-		}
-		return n.(*atomic.Int32).Load()
-	}
-	d := &recorder{}
-	startQueueWith(t, holder, store.QueueConfig{Workers: workers, Dispatcher: d})
-	startQueueWith(t, sweeper, store.QueueConfig{Workers: workers})
+	startQueueWith(t, n.holder, store.QueueConfig{Workers: workers, Dispatcher: n.held})
+	startQueueWith(t, n.sweeper, store.QueueConfig{Workers: workers})
+	sub := newSubscription()
+	require.NoError(t, n.sweeper.CreateSubscription(ctx, sub))
+	n.subscriptionID = sub.ID
+	return n
+}
 
-	require.NoError(t, sweeper.CreateSubscription(ctx, newSubscription()))
-	held, err := holder.PublishEvent(ctx, newEvent())
+// publishHeld publishes an event the holder's dispatcher takes.
+func (n *nodes) publishHeld(t *testing.T) string {
+	t.Helper()
+	res, err := n.holder.PublishEvent(t.Context(), newEvent())
 	require.NoError(t, err)
-	require.Equal(t, []string{held.Event.ID}, d.dispatched)
+	n.held.mu.Lock()
+	defer n.held.mu.Unlock()
+	require.Contains(t, n.held.dispatched, res.Event.ID)
+	return res.Event.ID
+}
 
-	// Many sweeps of both nodes pass while the holder lives.
-	time.Sleep(20 * every)
-	assert.Zero(t, fanoutsOf(held.Event.ID), "a live node's first try is not queued")
+func (n *nodes) fanoutsOf(eventID string) int32 {
+	c, ok := n.fanouts.Load(eventID)
+	if !ok {
+		return 0
+	}
+	return c.(*atomic.Int32).Load()
+}
 
-	killed := count(t, conn, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+func (n *nodes) delivered(t *testing.T, eventID string) bool {
+	return count(t, n.conn, `SELECT count(*) FROM deliveries WHERE event_id = $1 AND status = 'delivered'`, eventID) == 1
+}
+
+// killLock ends the session holding the holder's dispatcher lock and
+// returns how many sessions it ended.
+func (n *nodes) killLock(t *testing.T) int {
+	return count(t, n.conn, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
 		WHERE locktype = 'advisory' AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2`,
-		int64(postgres.DispatchLockClass), int64(postgres.DispatcherNode(holder)))
-	require.Equal(t, 1, killed, "the holder's lock session")
-	require.Eventually(t, func() bool {
-		return count(t, conn, `SELECT count(*) FROM deliveries WHERE event_id = $1 AND status = 'delivered'`, held.Event.ID) == 1
-	}, 30*time.Second, 10*time.Millisecond, "the stranded event is queued by a running node's sweep and delivered")
-	time.Sleep(10 * every)
-	assert.Equal(t, int32(1), fanoutsOf(held.Event.ID), "one first try for the two sweeps")
+		int64(postgres.DispatchLockClass), int64(postgres.DispatcherNode(n.holder)))
+}
+
+// TestSweepQueuesDeadNodesDeliveriesWhileRunning kills the session of a
+// node holding an event's first try, as a crash of its process or host
+// does (its own sweep never runs, so it does not take its lock again): a
+// node that keeps running queues the stranded event at its next periodic
+// sweep, not only when some node starts, never while the holder lived, and
+// once.
+func TestSweepQueuesDeadNodesDeliveriesWhileRunning(t *testing.T) {
+	t.Parallel()
+	n := newNodes(t, postgres.Config{SweepInterval: time.Hour}, postgres.Config{SweepInterval: sweepEvery})
+	eventID := n.publishHeld(t)
+
+	time.Sleep(20 * sweepEvery)
+	assert.Zero(t, n.fanoutsOf(eventID), "a live node's first try is not queued")
+
+	require.Equal(t, 1, n.killLock(t), "the holder's lock session")
+	require.Eventually(t, func() bool { return n.delivered(t, eventID) }, 30*time.Second, 10*time.Millisecond,
+		"the stranded event is queued by a running node's sweep and delivered")
+	time.Sleep(10 * sweepEvery)
+	assert.Equal(t, int32(1), n.fanoutsOf(eventID), "one first try for the sweeps")
+}
+
+// TestNodeTakesItsLockAgain ends the session of a live node's dispatcher
+// lock: the node notices at its next sweep and takes the same number again,
+// and the first tries it holds then are not queued by other nodes.
+func TestNodeTakesItsLockAgain(t *testing.T) {
+	t.Parallel()
+	n := newNodes(t, postgres.Config{SweepInterval: sweepEvery}, postgres.Config{SweepInterval: sweepEvery})
+	node := postgres.DispatcherNode(n.holder)
+	require.NotZero(t, node)
+	// The session holding the lock, 0 for none.
+	holder := func() int {
+		var pid int
+		err := n.conn.QueryRow(t.Context(), `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2`, int64(postgres.DispatchLockClass), int64(node)).Scan(&pid)
+		require.NoError(t, err)
+		return pid
+	}
+	first := holder()
+	require.NotZero(t, first)
+
+	require.Equal(t, 1, n.killLock(t))
+	require.Eventually(t, func() bool { pid := holder(); return pid != 0 && pid != first }, 30*time.Second, 10*time.Millisecond,
+		"the node takes its lock again, in a new session")
+	assert.Equal(t, node, postgres.DispatcherNode(n.holder), "the same number")
+
+	eventID := n.publishHeld(t)
+	time.Sleep(20 * sweepEvery)
+	assert.Zero(t, n.fanoutsOf(eventID), "the first try it holds is not queued")
+}
+
+// TestSweepTakesStrandedDeliveries: a delivery a live node's dispatcher
+// holds but never tried is queued once StrandedAfter has passed.
+func TestSweepTakesStrandedDeliveries(t *testing.T) {
+	t.Parallel()
+	n := newNodes(t, postgres.Config{SweepInterval: time.Hour},
+		postgres.Config{SweepInterval: sweepEvery, StrandedAfter: 40 * sweepEvery})
+	eventID := n.publishHeld(t)
+	time.Sleep(5 * sweepEvery)
+	assert.Zero(t, n.fanoutsOf(eventID), "not before StrandedAfter")
+	require.Eventually(t, func() bool { return n.delivered(t, eventID) }, 30*time.Second, 10*time.Millisecond,
+		"the stranded delivery is queued and delivered while its node lives")
+	assert.NotZero(t, postgres.DispatcherNode(n.holder), "the holder still holds its lock")
 }
 
 // TestUnavailable provokes real transient failures and checks they are
