@@ -541,8 +541,12 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	conn, err := other.Conn(ctx)
 	require.NoError(t, err)
 	defer conn.Close()
-	_, err = conn.ExecContext(ctx, `BEGIN EXCLUSIVE`)
-	require.NoError(t, err)
+	// The store's own background writes (River's) may hold the lock for a
+	// moment; take it once they let go.
+	require.Eventually(t, func() bool {
+		_, err := conn.ExecContext(ctx, `BEGIN EXCLUSIVE`)
+		return err == nil
+	}, 30*time.Second, 10*time.Millisecond, "taking the write lock")
 
 	errs := make([]error, 4)
 	var wg sync.WaitGroup
