@@ -10,6 +10,8 @@
 //	c  the dVersum connector process SIGKILLed again and again under inbound load
 //	d  the SQLite file write-locked by another process past the busy timeout
 //	e  the disk full (a tmpfs the test mounts; needs root, else SKIP)
+//	f  one of two hubs on one PostgreSQL database SIGKILLed under load: the
+//	   other's sweep queues the first tries the dead one left untried
 //
 // The tests sit behind the build tag chaos because they take minutes and
 // kill processes; this file only carries the documentation, so the package

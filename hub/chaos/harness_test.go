@@ -54,6 +54,7 @@ type hubProc struct {
 	addr    string
 	dataDir string
 	args    []string
+	env     []string // beside the API key
 	logPath string
 
 	mu     sync.Mutex
@@ -66,12 +67,18 @@ type hubProc struct {
 // waits until /readyz answers 200.
 func newHub(t *testing.T, dataDir string, extra ...string) *hubProc {
 	t.Helper()
+	return newHubEnv(t, dataDir, nil, extra...)
+}
+
+// newHubEnv is newHub with more environment variables for the process.
+func newHubEnv(t *testing.T, dataDir string, env []string, extra ...string) *hubProc {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	h := &hubProc{
-		t: t, addr: addr, dataDir: dataDir,
+		t: t, addr: addr, dataDir: dataDir, env: env,
 		args: append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--allow-private-destinations",
 			"--log-format", "text", "--log-level", "info"}, extra...),
 		logPath: filepath.Join(t.TempDir(), "hub.log"),
@@ -105,7 +112,7 @@ func (h *hubProc) start() error {
 	fmt.Fprintf(logFile, "==== chaos: start %d at %s\n", n, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(binary, h.args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_API_KEY="+apiKey)
+	cmd.Env = append(append(os.Environ(), "SWITCHBOARD_API_KEY="+apiKey), h.env...)
 	if err := cmd.Start(); err != nil {
 		h.mu.Unlock()
 		return fmt.Errorf("hub start %d: %w", n, err)

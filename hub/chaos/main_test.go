@@ -16,6 +16,8 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/switchboardhq/switchboard/hub/store/postgres/pgtest"
 )
 
 // binary is the switchboard executable TestMain builds once for every
@@ -123,7 +125,7 @@ func run(m *testing.M) (int, error) {
 	}
 	fmt.Printf("chaos: scale %s, CHAOS_SEED=%d, binary built in %s\n", scale.name, seed, time.Since(started).Round(time.Millisecond))
 
-	code := m.Run()
+	code := pgtest.Run(m)
 	report.print(os.Stdout)
 	return code, nil
 }
