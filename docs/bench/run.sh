@@ -112,6 +112,8 @@ plots)
 		soak="$out/soak-300.jsonl"
 	go run ./cmd/benchplot -o docs/bench/latency-100.png -title "100 events/s, fan-out 1" \
 		publish="$out/latency-100.1.jsonl" inbound="$out/latency-100-inbound.1.jsonl"
+	go run ./cmd/benchplot -o docs/bench/pg-sustained-100k.png -title "PostgreSQL: 100,000 published events, fan-out 1, as fast as possible" \
+		run1="$out/pg-sustained-100k.1.jsonl" run2="$out/pg-sustained-100k.2.jsonl" run3="$out/pg-sustained-100k.3.jsonl"
 	;;
 *)
 	echo "usage: $0 [matrix|sustained|soak|plots|postgres|two-nodes]" >&2
