@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboardhq/switchboard/hub/event"
-	"github.com/switchboardhq/switchboard/hub/job"
 	"github.com/switchboardhq/switchboard/hub/store"
 )
 
@@ -102,23 +101,7 @@ func scanTarget(row scanner) (target, error) {
 // subscription is returned whatever its status, for the worker to decide; if
 // it was deleted, Target.Subscription is zero and the delivery is cancelled.
 func (s *Store) RetryTarget(ctx context.Context, deliveryID string) (*event.Event, *store.Target, error) {
-	d, err := s.GetDelivery(ctx, deliveryID)
-	if err != nil {
-		return nil, nil, err
-	}
-	ev, err := s.GetEvent(ctx, d.EventID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading delivery %s: %w", deliveryID, err)
-	}
-	target := &store.Target{Delivery: *d}
-	sub, err := s.GetSubscription(ctx, d.SubscriptionID)
-	switch {
-	case err == nil:
-		target.Subscription = *sub
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, nil, fmt.Errorf("loading delivery %s: %w", deliveryID, err)
-	}
-	return ev, target, nil
+	return store.LoadRetryTarget(ctx, s, deliveryID)
 }
 
 // RecordOutcomes applies a batch of outcomes in one transaction, shared
@@ -229,25 +212,11 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 			return err
 		}
 
-		type retry struct {
-			deliveryID, subID string
-			attempt           int
-			at                time.Time
-		}
-		var (
-			retries  []retry
-			disabled = make(map[string]string) // subscription -> reason
-		)
+		subs := make([]string, len(outcomes))
 		for i := range outcomes {
-			o := &outcomes[i]
-			subID := subOf[o.DeliveryID]
-			if o.Disable != "" {
-				disabled[subID] = o.Disable
-			}
-			if o.Status == store.DeliveryPending {
-				retries = append(retries, retry{o.DeliveryID, subID, tries[i] + 1, o.NextAttemptAt})
-			}
+			subs[i] = subOf[outcomes[i].DeliveryID]
 		}
+		disabled, retries := store.Followups(outcomes, subs, tries)
 		for _, subID := range slices.Sorted(maps.Keys(disabled)) {
 			if _, err := w.Exec(ctx, `UPDATE subscriptions
 				SET status = 'disabled', disabled_reason = $1, updated_at = $2
@@ -258,12 +227,7 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 				return err
 			}
 		}
-		for _, r := range retries {
-			if _, off := disabled[r.subID]; off {
-				continue // cancelled with the subscription's other deliveries
-			}
-			w.enqueue(job.Retry{DeliveryID: r.deliveryID, Attempt: r.attempt}, store.RetryInsertOpts(r.at))
-		}
+		w.jobs = append(w.jobs, retries...)
 		return nil
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/hub/event"
-	"github.com/switchboardhq/switchboard/hub/job"
 	"github.com/switchboardhq/switchboard/hub/store"
 )
 
@@ -118,23 +117,7 @@ func scanTarget(row scanner) (*store.Delivery, *sealedSubscription, error) {
 // subscription is returned whatever its status, for the worker to decide; if
 // it was deleted, Target.Subscription is zero and the delivery is cancelled.
 func (s *Store) RetryTarget(ctx context.Context, deliveryID string) (*event.Event, *store.Target, error) {
-	d, err := s.GetDelivery(ctx, deliveryID)
-	if err != nil {
-		return nil, nil, err
-	}
-	ev, err := s.GetEvent(ctx, d.EventID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading delivery %s: %w", deliveryID, err)
-	}
-	target := &store.Target{Delivery: *d}
-	sub, err := s.GetSubscription(ctx, d.SubscriptionID)
-	switch {
-	case err == nil:
-		target.Subscription = *sub
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, nil, fmt.Errorf("loading delivery %s: %w", deliveryID, err)
-	}
-	return ev, target, nil
+	return store.LoadRetryTarget(ctx, s, deliveryID)
 }
 
 // RecordOutcomes applies a batch of outcomes in one transaction: for each,
@@ -153,28 +136,14 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 	}
 
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
-		type retry struct {
-			deliveryID, subID string
-			attempt           int
-			at                time.Time
-		}
-		var (
-			retries  []retry
-			disabled = make(map[string]string) // subscription -> reason
-		)
+		subs, tries := make([]string, len(outcomes)), make([]int, len(outcomes))
 		for i := range outcomes {
-			o := &outcomes[i]
-			subID, tries, err := recordOutcome(ctx, w, o, now)
-			if err != nil {
+			var err error
+			if subs[i], tries[i], err = recordOutcome(ctx, w, &outcomes[i], now); err != nil {
 				return err
 			}
-			if o.Disable != "" {
-				disabled[subID] = o.Disable
-			}
-			if o.Status == store.DeliveryPending {
-				retries = append(retries, retry{o.DeliveryID, subID, tries + 1, o.NextAttemptAt})
-			}
 		}
+		disabled, retries := store.Followups(outcomes, subs, tries)
 		for subID, reason := range disabled {
 			if _, err := w.ExecContext(ctx, `UPDATE subscriptions
 				SET status = 'disabled', disabled_reason = ?, updated_at = ?
@@ -185,12 +154,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 				return err
 			}
 		}
-		for _, r := range retries {
-			if _, off := disabled[r.subID]; off {
-				continue // cancelled with the subscription's other deliveries
-			}
-			w.enqueue(job.Retry{DeliveryID: r.deliveryID, Attempt: r.attempt}, store.RetryInsertOpts(r.at))
-		}
+		w.jobs = append(w.jobs, retries...)
 		return nil
 	})
 }
