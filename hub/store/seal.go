@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // SealString seals a secret for storage. An empty secret stays empty (nil),
@@ -79,4 +80,45 @@ func ConnectionColumns(s Sealer, c *Connection) (settings string, credentials []
 		}
 	}
 	return string(c.Settings), credentials, registrations, nil
+}
+
+// SealedSubscription is a subscription row as a store reads it, its secrets
+// still sealed, so that they are opened outside any transaction and once
+// per subscription.
+type SealedSubscription struct {
+	Subscription
+	SealedSecret, SealedPrevious []byte
+}
+
+// Open returns a copy of the subscription with its secrets opened. s itself
+// is left alone: a row may be shared (the events of one combined publish
+// share their subscriptions) and opened by several goroutines at once.
+func (s *SealedSubscription) Open(sealer Sealer) (*Subscription, error) {
+	opened := s.Subscription
+	var err error
+	if opened.Secret, err = OpenString(sealer, s.SealedSecret); err != nil {
+		return nil, fmt.Errorf("subscription %s: %w", s.ID, err)
+	}
+	if opened.PreviousSecret, err = OpenString(sealer, s.SealedPrevious); err != nil {
+		return nil, fmt.Errorf("subscription %s previous secret: %w", s.ID, err)
+	}
+	return &opened, nil
+}
+
+// SealSubscription rounds sub's optional times as every store keeps them
+// and returns its secrets sealed.
+func SealSubscription(sealer Sealer, sub *Subscription) (secret, previous []byte, err error) {
+	if secret, err = SealString(sealer, sub.Secret); err != nil {
+		return nil, nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
+	}
+	if previous, err = SealString(sealer, sub.PreviousSecret); err != nil {
+		return nil, nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
+	}
+	for _, t := range []**time.Time{&sub.PreviousSecretExpiresAt, &sub.FailStreakStartedAt, &sub.LastFailedAt, &sub.LastSucceededAt} {
+		if *t != nil {
+			v := Time(**t)
+			*t = &v
+		}
+	}
+	return secret, previous, nil
 }

@@ -54,7 +54,7 @@ var fanoutTargetsQuery = `SELECT ` + prefixed("d", deliveryColumns) + `, ` + pre
 // target is a delivery with its sealed subscription.
 type target struct {
 	d   *store.Delivery
-	sub *sealedSubscription
+	sub *store.SealedSubscription
 }
 
 // FanoutTargets returns the event and its untried pending deliveries to
@@ -75,7 +75,7 @@ func (s *Store) FanoutTargets(ctx context.Context, eventID string) (*event.Event
 	for _, r := range found {
 		sub, ok := opened[r.sub.ID]
 		if !ok {
-			if sub, err = s.open(r.sub); err != nil {
+			if sub, err = r.sub.Open(s.sealer); err != nil {
 				return nil, nil, err
 			}
 			opened[sub.ID] = sub

@@ -65,8 +65,8 @@ type publishReq struct {
 	ev   *event.Event
 	node *int32 // the dispatcher node that takes its first try, if any
 	res  *store.PublishResult
-	subs []*sealedSubscription // the subscriptions it was delivered to
-	ids  []string              // and their deliveries' ids
+	subs []*store.SealedSubscription // the subscriptions it was delivered to
+	ids  []string                    // and their deliveries' ids
 	err  error
 }
 
@@ -212,7 +212,7 @@ func publishFresh(ctx context.Context, w *writeTx, fresh []*publishReq) error {
 		return err
 	}
 	var want []newDelivery
-	matched := make([][]*sealedSubscription, len(fresh))
+	matched := make([][]*store.SealedSubscription, len(fresh))
 	for i, r := range fresh {
 		for _, sub := range candidates {
 			if sub.Subscriber().Matches(r.ev) {
@@ -300,7 +300,7 @@ func duplicate(ctx context.Context, w *writeTx, r *publishReq) error {
 // Matching then runs in Go with the one rule set (event.Subscriber.Matches)
 // the rest of the hub uses, not in SQL; insertDeliveries drops any that a
 // concurrent delete or disable took away.
-func candidateSubscriptions(ctx context.Context, w *writeTx, group []*publishReq) ([]*sealedSubscription, error) {
+func candidateSubscriptions(ctx context.Context, w *writeTx, group []*publishReq) ([]*store.SealedSubscription, error) {
 	consumers := make([]string, 0, len(group))
 	for _, r := range group {
 		consumers = append(consumers, r.ev.ConsumerID)
@@ -318,14 +318,14 @@ func candidateSubscriptions(ctx context.Context, w *writeTx, group []*publishReq
 // handOver gives a published event's new deliveries to the dispatcher that
 // reserved room for them, or returns the reservation. Should a subscription
 // secret fail to open, the event goes through the queue after all.
-func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*sealedSubscription, deliveries []string, committed bool) {
+func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*store.SealedSubscription, deliveries []string, committed bool) {
 	if !committed || len(subs) == 0 {
 		disp.Release()
 		return
 	}
 	targets := make([]*store.Target, len(subs))
 	for i, sealed := range subs {
-		sub, err := s.open(sealed)
+		sub, err := sealed.Open(s.sealer)
 		if err != nil {
 			disp.Release()
 			s.logger.ErrorContext(ctx, "cannot dispatch an event in process; queueing it", "event_id", ev.ID, "error", err)

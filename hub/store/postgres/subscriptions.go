@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,27 +15,20 @@ const subscriptionColumns = `id, description, unified_api, status, disabled_reas
 	previous_secret_expires_at, fail_streak, fail_streak_started_at, last_failed_at,
 	last_succeeded_at, created_at, updated_at`
 
-// sealedSubscription is a subscription row before its secrets are opened, so
-// decryption happens outside any transaction and once per subscription.
-type sealedSubscription struct {
-	store.Subscription
-	secret, previous []byte
-}
-
 // subscriptionRow holds a subscriptions row while it is scanned.
 type subscriptionRow struct {
-	sub sealedSubscription
+	sub store.SealedSubscription
 }
 
 func (r *subscriptionRow) dest() []any {
 	s := &r.sub
 	return []any{&s.ID, &s.Description, &s.UnifiedAPI, &s.Status, &s.DisabledReason, &s.DeliveryURL,
-		&s.Events, &s.ConsumerID, &s.RetrySchedule, &s.secret, &s.previous,
+		&s.Events, &s.ConsumerID, &s.RetrySchedule, &s.SealedSecret, &s.SealedPrevious,
 		&s.PreviousSecretExpiresAt, &s.FailStreak, &s.FailStreakStartedAt, &s.LastFailedAt,
 		&s.LastSucceededAt, &s.CreatedAt, &s.UpdatedAt}
 }
 
-func (r *subscriptionRow) subscription() *sealedSubscription {
+func (r *subscriptionRow) subscription() *store.SealedSubscription {
 	sub := &r.sub
 	if sub.Events == nil {
 		sub.Events = []string{} // never NULL; as the SQLite store reads "[]"
@@ -50,27 +42,12 @@ func (r *subscriptionRow) subscription() *sealedSubscription {
 	return sub
 }
 
-func scanSubscription(row scanner) (*sealedSubscription, error) {
+func scanSubscription(row scanner) (*store.SealedSubscription, error) {
 	var r subscriptionRow
 	if err := row.Scan(r.dest()...); err != nil {
 		return nil, err
 	}
 	return r.subscription(), nil
-}
-
-// open returns a copy of the embedded Subscription with its secrets
-// decrypted. sub itself is left alone: the events of a combined publish
-// share their subscriptions, and their dispatchers open them at once.
-func (s *Store) open(sub *sealedSubscription) (*store.Subscription, error) {
-	opened := sub.Subscription
-	var err error
-	if opened.Secret, err = store.OpenString(s.sealer, sub.secret); err != nil {
-		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
-	}
-	if opened.PreviousSecret, err = store.OpenString(s.sealer, sub.previous); err != nil {
-		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
-	}
-	return &opened, nil
 }
 
 // subscriptionArgs normalises sub's times and returns the values of every
@@ -81,19 +58,9 @@ func (s *Store) subscriptionArgs(sub *store.Subscription) ([]any, error) {
 	if events == nil {
 		events = []string{} // NULL would be refused; no events is []
 	}
-	secret, err := store.SealString(s.sealer, sub.Secret)
+	secret, previous, err := store.SealSubscription(s.sealer, sub)
 	if err != nil {
-		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
-	}
-	previous, err := store.SealString(s.sealer, sub.PreviousSecret)
-	if err != nil {
-		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
-	}
-	for _, t := range []**time.Time{&sub.PreviousSecretExpiresAt, &sub.FailStreakStartedAt, &sub.LastFailedAt, &sub.LastSucceededAt} {
-		if *t != nil {
-			v := store.Time(**t)
-			*t = &v
-		}
+		return nil, err
 	}
 	return []any{sub.Description, sub.UnifiedAPI, sub.Status, sub.DisabledReason, sub.DeliveryURL,
 		events, sub.ConsumerID, sub.RetrySchedule, secret, previous,
@@ -135,7 +102,7 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (*store.Subscrip
 	if err != nil {
 		return nil, fmt.Errorf("loading subscription %s: %w", id, unavailable(err))
 	}
-	return s.open(sealed)
+	return sealed.Open(s.sealer)
 }
 
 // ListSubscriptions lists subscriptions newest first.
@@ -148,7 +115,7 @@ func (s *Store) ListSubscriptions(ctx context.Context, p store.Page) ([]*store.S
 	}
 	out := make([]*store.Subscription, 0, len(sealed))
 	for _, sub := range sealed {
-		opened, err := s.open(sub)
+		opened, err := sub.Open(s.sealer)
 		if err != nil {
 			return nil, err
 		}

@@ -68,7 +68,7 @@ func (s *Store) FanoutTargets(ctx context.Context, eventID string) (*event.Event
 	}
 	type row struct {
 		d   *store.Delivery
-		sub *sealedSubscription
+		sub *store.SealedSubscription
 	}
 	var found []row
 	for rows.Next() {
@@ -87,7 +87,7 @@ func (s *Store) FanoutTargets(ctx context.Context, eventID string) (*event.Event
 	for _, r := range found {
 		sub, ok := opened[r.sub.ID]
 		if !ok {
-			if sub, err = s.open(r.sub); err != nil {
+			if sub, err = r.sub.Open(s.sealer); err != nil {
 				return nil, nil, err
 			}
 			opened[sub.ID] = sub
@@ -98,7 +98,7 @@ func (s *Store) FanoutTargets(ctx context.Context, eventID string) (*event.Event
 }
 
 // scanTarget scans a delivery followed by its subscription.
-func scanTarget(row scanner) (*store.Delivery, *sealedSubscription, error) {
+func scanTarget(row scanner) (*store.Delivery, *store.SealedSubscription, error) {
 	var (
 		d   deliveryRow
 		sub subscriptionRow

@@ -99,7 +99,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 	direct := disp != nil && disp.Reserve()
 	var (
 		res        *store.PublishResult
-		subs       []*sealedSubscription
+		subs       []*store.SealedSubscription
 		deliveries []string
 	)
 	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
@@ -146,14 +146,14 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 // handOver gives a published event's new deliveries to the dispatcher that
 // reserved room for them, or returns the reservation. Should a subscription
 // secret fail to open, the event goes through the queue after all.
-func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*sealedSubscription, deliveries []string, now time.Time, committed bool) {
+func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*store.SealedSubscription, deliveries []string, now time.Time, committed bool) {
 	if !committed || len(subs) == 0 {
 		disp.Release()
 		return
 	}
 	targets := make([]*store.Target, len(subs))
 	for i, sealed := range subs {
-		sub, err := s.open(sealed)
+		sub, err := sealed.Open(s.sealer)
 		if err != nil {
 			disp.Release()
 			s.logger.ErrorContext(ctx, "cannot dispatch an event in process; queueing it", "event_id", ev.ID, "error", err)
@@ -181,14 +181,14 @@ const insertEventSQL = `INSERT INTO events (` + eventColumns + `)
 // whole (a dispatcher needs their URLs and secrets). Matching runs in Go with
 // the one rule set (event.Subscriber.Matches) the rest of the hub uses, not
 // in SQL.
-func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]*sealedSubscription, error) {
+func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]*store.SealedSubscription, error) {
 	rows, err := w.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE status = 'enabled' AND (consumer_id = '' OR consumer_id = ?)`, ev.ConsumerID)
 	if err != nil {
 		return nil, fmt.Errorf("selecting subscriptions for event %s: %w", ev.ID, err)
 	}
 	defer rows.Close()
-	var subs []*sealedSubscription
+	var subs []*store.SealedSubscription
 	for rows.Next() {
 		sub, err := scanSubscription(rows)
 		if err != nil {
@@ -204,7 +204,7 @@ func matchingSubscriptions(ctx context.Context, w *writeTx, ev *event.Event) ([]
 	return subs, nil
 }
 
-func subIDs(subs []*sealedSubscription) []string {
+func subIDs(subs []*store.SealedSubscription) []string {
 	ids := make([]string, len(subs))
 	for i, s := range subs {
 		ids[i] = s.ID

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/switchboardhq/switchboard/hub/store"
 )
@@ -16,16 +15,9 @@ const subscriptionColumns = `id, description, unified_api, status, disabled_reas
 	previous_secret_expires_at, fail_streak, fail_streak_started_at, last_failed_at,
 	last_succeeded_at, created_at, updated_at`
 
-// sealedSubscription is a subscription row before its secrets are opened, so
-// decryption happens outside any transaction and once per subscription.
-type sealedSubscription struct {
-	store.Subscription
-	secret, previous []byte
-}
-
 // subscriptionRow holds a subscriptions row while it is scanned.
 type subscriptionRow struct {
-	sub                                    sealedSubscription
+	sub                                    store.SealedSubscription
 	events                                 string
 	retry                                  sql.NullString
 	prevExpires, streakStarted, lastFailed sql.NullInt64
@@ -36,12 +28,12 @@ type subscriptionRow struct {
 func (r *subscriptionRow) dest() []any {
 	s := &r.sub
 	return []any{&s.ID, &s.Description, &s.UnifiedAPI, &s.Status, &s.DisabledReason, &s.DeliveryURL,
-		&r.events, &s.ConsumerID, &r.retry, &s.secret, &s.previous,
+		&r.events, &s.ConsumerID, &r.retry, &s.SealedSecret, &s.SealedPrevious,
 		&r.prevExpires, &s.FailStreak, &r.streakStarted, &r.lastFailed,
 		&r.lastSucceeded, &r.created, &r.updated}
 }
 
-func (r *subscriptionRow) subscription() (*sealedSubscription, error) {
+func (r *subscriptionRow) subscription() (*store.SealedSubscription, error) {
 	sub := &r.sub
 	if err := json.Unmarshal([]byte(r.events), &sub.Events); err != nil {
 		return nil, fmt.Errorf("reading events of subscription %s: %w", sub.ID, err)
@@ -60,24 +52,12 @@ func (r *subscriptionRow) subscription() (*sealedSubscription, error) {
 	return sub, nil
 }
 
-func scanSubscription(row scanner) (*sealedSubscription, error) {
+func scanSubscription(row scanner) (*store.SealedSubscription, error) {
 	var r subscriptionRow
 	if err := row.Scan(r.dest()...); err != nil {
 		return nil, err
 	}
 	return r.subscription()
-}
-
-// open decrypts the secrets into the embedded Subscription.
-func (s *Store) open(sub *sealedSubscription) (*store.Subscription, error) {
-	var err error
-	if sub.Secret, err = store.OpenString(s.sealer, sub.secret); err != nil {
-		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
-	}
-	if sub.PreviousSecret, err = store.OpenString(s.sealer, sub.previous); err != nil {
-		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
-	}
-	return &sub.Subscription, nil
 }
 
 // subscriptionArgs normalises sub's times and returns the values of every
@@ -96,19 +76,9 @@ func (s *Store) subscriptionArgs(sub *store.Subscription) ([]any, error) {
 		}
 		retry = string(b)
 	}
-	secret, err := store.SealString(s.sealer, sub.Secret)
+	secret, previous, err := store.SealSubscription(s.sealer, sub)
 	if err != nil {
-		return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
-	}
-	previous, err := store.SealString(s.sealer, sub.PreviousSecret)
-	if err != nil {
-		return nil, fmt.Errorf("subscription %s previous secret: %w", sub.ID, err)
-	}
-	for _, t := range []**time.Time{&sub.PreviousSecretExpiresAt, &sub.FailStreakStartedAt, &sub.LastFailedAt, &sub.LastSucceededAt} {
-		if *t != nil {
-			v := store.Time(**t)
-			*t = &v
-		}
+		return nil, err
 	}
 	return []any{sub.Description, sub.UnifiedAPI, sub.Status, sub.DisabledReason, sub.DeliveryURL,
 		events, sub.ConsumerID, retry, secret, previous,
@@ -150,7 +120,7 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (*store.Subscrip
 	if err != nil {
 		return nil, fmt.Errorf("loading subscription %s: %w", id, err)
 	}
-	return s.open(sealed)
+	return sealed.Open(s.sealer)
 }
 
 // ListSubscriptions lists subscriptions newest first.
@@ -163,7 +133,7 @@ func (s *Store) ListSubscriptions(ctx context.Context, p store.Page) ([]*store.S
 	}
 	out := make([]*store.Subscription, 0, len(sealed))
 	for _, sub := range sealed {
-		opened, err := s.open(sub)
+		opened, err := sub.Open(s.sealer)
 		if err != nil {
 			return nil, err
 		}
