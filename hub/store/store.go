@@ -115,6 +115,34 @@ type Dispatcher interface {
 	Release()
 }
 
+// HandOver is how every store ends a publish that reserved room in a
+// dispatcher: it gives the committed event's new deliveries (deliveries[i]
+// to subs[i], created at createdAt) to disp, or releases the reservation if
+// nothing was committed for it. If a subscription's secret does not open,
+// it releases the reservation and returns the error: the caller then sends
+// the event through the queue.
+func HandOver(disp Dispatcher, sealer Sealer, ev *event.Event, subs []*SealedSubscription, deliveries []string, createdAt time.Time, committed bool) error {
+	if !committed || len(subs) == 0 {
+		disp.Release()
+		return nil
+	}
+	targets := make([]*Target, len(subs))
+	for i, sealed := range subs {
+		sub, err := sealed.Open(sealer)
+		if err != nil {
+			disp.Release()
+			return err
+		}
+		targets[i] = &Target{
+			Delivery: Delivery{ID: deliveries[i], EventID: ev.ID, SubscriptionID: sub.ID,
+				Status: DeliveryPending, CreatedAt: createdAt, UpdatedAt: createdAt},
+			Subscription: *sub,
+		}
+	}
+	disp.Dispatch(ev, targets)
+	return nil
+}
+
 // QueueStats is the job queue's backlog.
 type QueueStats struct {
 	Pending       int           // jobs available, scheduled or retryable

@@ -315,40 +315,26 @@ func candidateSubscriptions(ctx context.Context, w *writeTx, group []*publishReq
 	return subs, nil
 }
 
-// handOver gives a published event's new deliveries to the dispatcher that
-// reserved room for them, or returns the reservation. Should a subscription
-// secret fail to open, the event goes through the queue after all.
+// handOver ends a publish that reserved room in disp (store.HandOver).
+// Should a subscription secret fail to open, the event goes through the
+// queue after all.
 func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*store.SealedSubscription, deliveries []string, committed bool) {
-	if !committed || len(subs) == 0 {
-		disp.Release()
+	err := store.HandOver(disp, s.sealer, ev, subs, deliveries, ev.CreatedAt, committed)
+	if err == nil {
 		return
 	}
-	targets := make([]*store.Target, len(subs))
-	for i, sealed := range subs {
-		sub, err := sealed.Open(s.sealer)
-		if err != nil {
-			disp.Release()
-			s.logger.ErrorContext(ctx, "cannot dispatch an event in process; queueing it", "event_id", ev.ID, "error", err)
-			if err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, w *writeTx) error {
-				// The job's worker tries only deliveries no dispatcher holds.
-				if _, err := w.Exec(ctx, `UPDATE deliveries SET dispatcher_node = NULL
-					WHERE event_id = $1 AND status = 'pending' AND attempts = 0`, ev.ID); err != nil {
-					return fmt.Errorf("releasing the deliveries of event %s: %w", ev.ID, err)
-				}
-				w.enqueue(job.Fanout{EventID: ev.ID}, store.FanoutInsertOpts())
-				return nil
-			}); err != nil {
-				s.logger.ErrorContext(ctx, "queueing an event's first try failed; the sweep queues it once it is stranded", "event_id", ev.ID, "error", err)
-			}
-			return
+	s.logger.ErrorContext(ctx, "cannot dispatch an event in process; queueing it", "event_id", ev.ID, "error", err)
+	if err := s.write(context.WithoutCancel(ctx), func(ctx context.Context, w *writeTx) error {
+		// The job's worker tries only deliveries no dispatcher holds.
+		if _, err := w.Exec(ctx, `UPDATE deliveries SET dispatcher_node = NULL
+			WHERE event_id = $1 AND status = 'pending' AND attempts = 0`, ev.ID); err != nil {
+			return fmt.Errorf("releasing the deliveries of event %s: %w", ev.ID, err)
 		}
-		targets[i] = &store.Target{
-			Delivery: store.Delivery{ID: deliveries[i], EventID: ev.ID, SubscriptionID: sub.ID,
-				Status: store.DeliveryPending, CreatedAt: ev.CreatedAt, UpdatedAt: ev.CreatedAt},
-			Subscription: *sub,
-		}
+		w.enqueue(job.Fanout{EventID: ev.ID}, store.FanoutInsertOpts())
+		return nil
+	}); err != nil {
+		s.logger.ErrorContext(ctx, "queueing an event's first try failed; the sweep queues it once it is stranded", "event_id", ev.ID, "error", err)
 	}
-	disp.Dispatch(ev, targets)
 }
 
 // newDelivery is a delivery to insert: to one subscription, of one event,

@@ -143,35 +143,21 @@ func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.Publi
 	return res, nil
 }
 
-// handOver gives a published event's new deliveries to the dispatcher that
-// reserved room for them, or returns the reservation. Should a subscription
-// secret fail to open, the event goes through the queue after all.
+// handOver ends a publish that reserved room in disp (store.HandOver).
+// Should a subscription secret fail to open, the event goes through the
+// queue after all.
 func (s *Store) handOver(ctx context.Context, disp store.Dispatcher, ev *event.Event, subs []*store.SealedSubscription, deliveries []string, now time.Time, committed bool) {
-	if !committed || len(subs) == 0 {
-		disp.Release()
+	err := store.HandOver(disp, s.sealer, ev, subs, deliveries, now, committed)
+	if err == nil {
 		return
 	}
-	targets := make([]*store.Target, len(subs))
-	for i, sealed := range subs {
-		sub, err := sealed.Open(s.sealer)
-		if err != nil {
-			disp.Release()
-			s.logger.ErrorContext(ctx, "cannot dispatch an event in process; queueing it", "event_id", ev.ID, "error", err)
-			if err := s.write(context.WithoutCancel(ctx), func(_ context.Context, w *writeTx) error {
-				w.enqueue(job.Fanout{EventID: ev.ID}, store.FanoutInsertOpts())
-				return nil
-			}); err != nil {
-				s.logger.ErrorContext(ctx, "queueing an event's first try failed; it is queued at the next start", "event_id", ev.ID, "error", err)
-			}
-			return
-		}
-		targets[i] = &store.Target{
-			Delivery: store.Delivery{ID: deliveries[i], EventID: ev.ID, SubscriptionID: sub.ID,
-				Status: store.DeliveryPending, CreatedAt: now, UpdatedAt: now},
-			Subscription: *sub,
-		}
+	s.logger.ErrorContext(ctx, "cannot dispatch an event in process; queueing it", "event_id", ev.ID, "error", err)
+	if err := s.write(context.WithoutCancel(ctx), func(_ context.Context, w *writeTx) error {
+		w.enqueue(job.Fanout{EventID: ev.ID}, store.FanoutInsertOpts())
+		return nil
+	}); err != nil {
+		s.logger.ErrorContext(ctx, "queueing an event's first try failed; it is queued at the next start", "event_id", ev.ID, "error", err)
 	}
-	disp.Dispatch(ev, targets)
 }
 
 const insertEventSQL = `INSERT INTO events (` + eventColumns + `)
