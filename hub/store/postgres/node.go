@@ -126,9 +126,9 @@ func (n *nodeLock) held(ctx context.Context) (bool, error) {
 // check (SweepInterval), first tries may be made twice.
 func (s *Store) keepNode(ctx context.Context) {
 	s.mu.Lock()
-	node, want := s.node, s.want
+	node, dispatching := s.node, s.dispatch != nil
 	s.mu.Unlock()
-	if want == nil {
+	if !dispatching {
 		return
 	}
 	var (
@@ -156,11 +156,7 @@ func (s *Store) keepNode(ctx context.Context) {
 		_ = fresh.release(context.WithoutCancel(ctx))
 		return
 	}
-	if err != nil {
-		s.dispatch, s.node = nil, nil
-	} else {
-		s.dispatch, s.node = want, fresh
-	}
+	s.node = fresh // nil if no lock was taken
 	s.mu.Unlock()
 	if err != nil && node != nil {
 		s.logger.ErrorContext(ctx, "no dispatcher lock: first tries go through the queue until one is taken", "error", err)

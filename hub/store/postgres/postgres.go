@@ -111,9 +111,8 @@ type Store struct {
 	mu        sync.Mutex
 	client    *river.Client[pgx.Tx]
 	running   bool
-	dispatch  store.Dispatcher // QueueConfig.Dispatcher while the queue runs and this node holds its lock
-	node      *nodeLock        // held while dispatch is set
-	want      store.Dispatcher // QueueConfig.Dispatcher while the queue runs
+	dispatch  store.Dispatcher // QueueConfig.Dispatcher while the queue runs
+	node      *nodeLock        // this node's lock, while dispatch is set and the lock is held
 	stopSweep func()           // ends the periodic sweep and waits for it
 }
 
@@ -310,7 +309,7 @@ func (s *Store) StartQueue(ctx context.Context, cfg store.QueueConfig) error {
 		return errors.Join(fmt.Errorf("starting job queue: %w", err), node.release(context.WithoutCancel(ctx)))
 	}
 	s.running = true
-	s.dispatch, s.node, s.want = cfg.Dispatcher, node, cfg.Dispatcher
+	s.dispatch, s.node = cfg.Dispatcher, node
 	s.stopSweep = s.startSweep(client)
 	return nil
 }
@@ -414,7 +413,7 @@ func (s *Store) stopping() (client *river.Client[pgx.Tx], running bool, node *no
 	s.mu.Lock()
 	client, running, node = s.client, s.running, s.node
 	stopSweep := s.stopSweep
-	s.running, s.dispatch, s.node, s.want, s.stopSweep = false, nil, nil, nil, nil
+	s.running, s.dispatch, s.node, s.stopSweep = false, nil, nil, nil
 	s.mu.Unlock()
 	if stopSweep != nil {
 		stopSweep()
@@ -453,11 +452,11 @@ func (s *Store) StopQueue(ctx context.Context) error {
 }
 
 // dispatcher returns the QueueConfig.Dispatcher of the running queue and
-// the number of this node's lock, or nil.
+// the number of this node's lock, or nil while it holds no lock.
 func (s *Store) dispatcher() (store.Dispatcher, int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dispatch == nil {
+	if s.dispatch == nil || s.node == nil {
 		return nil, 0
 	}
 	return s.dispatch, s.node.id
