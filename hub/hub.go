@@ -105,11 +105,26 @@ type StoreOptions struct {
 	// it takes the data directory's lock (one serving process per file) and
 	// recovers jobs a crash left running.
 	Serve bool
+	// Existing makes OpenStore refuse an embedded store that does not exist
+	// yet instead of creating an empty one: operator tools (keys,
+	// send-test-event) run in the wrong directory must fail, not make a
+	// store the hub never reads.
+	Existing bool
 }
+
+// ErrNoStore: StoreOptions.Existing was set and there is no embedded store
+// in the data directory.
+var ErrNoStore = errors.New("no store")
 
 // OpenStore opens the configured store; the CLI's keys commands use it too.
 // The returned lock, when not nil, must be released after the store closes.
 func OpenStore(ctx context.Context, o StoreOptions) (store.Store, *flock.Flock, error) {
+	if o.Existing && o.DatabaseURL == "" {
+		path := filepath.Join(o.DataDir, "switchboard.db")
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil, fmt.Errorf("%w at %s (%v): point --data-dir at the hub's data directory, or --database-url at its database, or use --hub-url", ErrNoStore, path, err)
+		}
+	}
 	if o.DatabaseURL != "" && o.MasterKey != "" {
 		// Every node of a shared database opens the same secrets: the key
 		// comes from the environment and nothing is written to a data directory.
@@ -201,7 +216,7 @@ func (h *Hub) bootstrapKey(ctx context.Context, out io.Writer) error {
 	if n > 0 {
 		return nil
 	}
-	plain, k, err := apikey.Generate("admin (first start)", []string{apikey.ScopeAdmin})
+	plain, k, err := apikey.Generate("admin (first start)", []string{apikey.ScopeAdmin}, "")
 	if err != nil {
 		return err
 	}

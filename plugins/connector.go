@@ -82,6 +82,13 @@ const (
 // when a connection is created without one and shows it once.
 const CredentialSigningSecret = "signing_secret"
 
+// OperatorOnly is the JSON Schema keyword that marks a setting only the
+// hub's operator may set ("x-switchboard-operator-only": true on a property
+// of SettingsSchema): one that aims the hub at a network address, such as a
+// provider's base_url. Keys and sessions bound to a consumer get 403 when
+// they set it, and the consumer portal hides it.
+const OperatorOnly = "x-switchboard-operator-only"
+
 // Description is a connector's self-description. The JSON names are the ones
 // the hub's API uses, so the hub can embed it in its catalogue as is.
 type Description struct {

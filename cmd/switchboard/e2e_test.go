@@ -70,13 +70,19 @@ type hubProcess struct {
 
 func startHub(t *testing.T, dataDir, addr string, extra ...string) *hubProcess {
 	t.Helper()
+	return startHubEnv(t, dataDir, addr, nil, extra...)
+}
+
+// startHubEnv is startHub with more environment variables.
+func startHubEnv(t *testing.T, dataDir, addr string, env []string, extra ...string) *hubProcess {
+	t.Helper()
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--allow-private-destinations",
 		"--log-format", "text", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(switchboardBinary(t), args...)
 	out := &bytes.Buffer{}
 	w := &syncWriter{w: out}
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_API_KEY=e2e-test-key")
+	cmd.Env = append(append(os.Environ(), "SWITCHBOARD_API_KEY=e2e-test-key"), env...)
 	require.NoError(t, cmd.Start())
 	p := &hubProcess{cmd: cmd, addr: addr, key: "e2e-test-key", output: w, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,12 +42,14 @@ provider -> hub -> subscriber without a provider account.`,
 				hubURL = "http://" + envOr("SWITCHBOARD_ADDR", "127.0.0.1:8080")
 			}
 			st, _, err := hub.OpenStore(c.Context(), hub.StoreOptions{
-				DataDir: dataDir, DatabaseURL: databaseURL, MasterKey: os.Getenv("SWITCHBOARD_MASTER_KEY"),
+				DataDir: dataDir, DatabaseURL: databaseURL, MasterKey: os.Getenv("SWITCHBOARD_MASTER_KEY"), Existing: true,
 			})
 			if err != nil {
 				return err
 			}
-			conn, err := st.ConnectionByID(c.Context(), connID)
+			// The operator holds the store itself: every consumer's
+			// connections are theirs to test.
+			conn, err := st.GetConnection(c.Context(), store.AllConsumers(), connID)
 			st.Close()
 			if err != nil {
 				return fmt.Errorf("--connection %s: %w", connID, err)
@@ -81,6 +84,12 @@ provider -> hub -> subscriber without a provider account.`,
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
+				// *url.Error quotes the URL, and the URL holds the
+				// connection's token: keep only the cause.
+				var uerr *url.Error
+				if errors.As(err, &uerr) {
+					err = uerr.Err
+				}
 				return fmt.Errorf("posting to the hub at %s (is it running? --hub-url): %w", hubURL, err)
 			}
 			defer resp.Body.Close()

@@ -131,6 +131,8 @@ func settingsSchema() json.RawMessage {
 				"format":      "uri",
 				"pattern":     "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+(/[^?#]*)?$",
 				"default":     DefaultBaseURL,
+				// Where the hub sends requests: the operator's to choose.
+				plugins.OperatorOnly: true,
 				"description": "Base URL of Deskera's API (no query or fragment). The connector registers webhooks at {base_url}/v1/webhooks/register and removes them at {base_url}/v1/webhooks/delete/{hookId}. Change it only for a Deskera test environment or a local fake.",
 			},
 			"event_types": map[string]any{

@@ -119,6 +119,8 @@ var settingsSchema = func() json.RawMessage {
 				"pattern":     "^https?://",
 				"maxLength":   2048,
 				"default":     DefaultBaseURL,
+				// Where the hub sends requests: the operator's to choose.
+				plugins.OperatorOnly: true,
 				"description": "vPlan API base URL; the webhook is registered at {base_url}/webhook. Change it only to reach a test double.",
 			},
 			"event_types": map[string]any{

@@ -70,14 +70,15 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Route is a route mounted by another package. Scope is the API key scope
-// it needs (see package apikey); Public routes take no key (inbound provider
-// webhooks authenticate by their URL token and signature instead).
+// Route is one route of the API, the hub's own or mounted by another
+// package. Scope is the credential scope it needs (see package apikey) and
+// Tenancy how it treats consumers; both are required, except that Public
+// routes take no credential and so no scope.
 type Route struct {
 	Method  string
 	Path    string // Gin syntax: /vault/connections/:id
 	Scope   string
-	Public  bool
+	Tenancy Tenancy
 	Handler gin.HandlerFunc
 }
 
@@ -90,6 +91,7 @@ type server struct {
 	retry       []int
 	grace       time.Duration
 	validateURL func(string) error
+	bootstrap   *store.APIKey // SWITCHBOARD_API_KEY, nil when not set
 	ready       func(context.Context) error
 	version     string
 	now         func() time.Time
@@ -99,8 +101,15 @@ var setModeOnce sync.Once
 
 // New builds the API handler.
 func New(cfg Config) (http.Handler, error) {
+	r, _, err := build(cfg)
+	return r, err
+}
+
+// build builds the router and returns with it every route's declaration,
+// by "METHOD path".
+func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("api: Config.Store is required")
+		return nil, nil, errors.New("api: Config.Store is required")
 	}
 	setModeOnce.Do(func() { gin.SetMode(gin.ReleaseMode) })
 
@@ -138,17 +147,18 @@ func New(cfg Config) (http.Handler, error) {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	auth := &authenticator{keys: cfg.Store}
+	authn := &authenticator{keys: cfg.Store, sessions: cfg.Store, now: s.now}
 	if cfg.BootstrapKey != "" {
-		auth.bootstrap = apikey.Bootstrap(cfg.BootstrapKey)
+		authn.bootstrap = apikey.Bootstrap(cfg.BootstrapKey)
 	}
+	s.bootstrap = authn.bootstrap
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	if err := r.SetTrustedProxies(nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.Use(requestID(), observe(s.log, s.metrics), recovery(s.log), limitBody(maxBody))
 	r.NoRoute(func(c *gin.Context) {
@@ -168,39 +178,60 @@ func New(cfg Config) (http.Handler, error) {
 		})
 	})
 
-	// Operations: no key, so probes and scrapers need no secret.
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})))
-	r.GET("/openapi.json", serveOpenAPI)
-
-	read := auth.require(apikey.ScopeWebhooksRead)
-	write := auth.require(apikey.ScopeWebhooksWrite)
-	publish := auth.require(apikey.ScopeEventsWrite)
-
-	r.POST("/webhook/webhooks", write, s.createSubscription)
-	r.GET("/webhook/webhooks", read, s.listSubscriptions)
-	r.GET("/webhook/webhooks/:id", read, s.getSubscription)
-	r.PATCH("/webhook/webhooks/:id", write, s.updateSubscription)
-	r.DELETE("/webhook/webhooks/:id", write, s.deleteSubscription)
-	r.POST("/webhook/webhooks/:id/rotate-secret", write, s.rotateSecret)
-
-	r.POST("/webhook/events", publish, s.publishEvent)
-	r.GET("/webhook/events", read, s.listEvents)
-	r.GET("/webhook/events/:id", read, s.getEvent)
-	r.POST("/webhook/events/:id/replay", publish, s.replayEvent)
-
-	r.GET("/webhook/logs", read, s.listLogs)
-
-	for _, rt := range cfg.Routes {
-		if rt.Public {
+	routes := append(s.routes(), cfg.Routes...)
+	declared := make(map[string]Route, len(routes))
+	for _, rt := range routes {
+		key := rt.Method + " " + rt.Path
+		switch {
+		case rt.Tenancy == tenancyUndeclared:
+			return nil, nil, errors.New("api: route " + key + " declares no tenancy")
+		case rt.Tenancy != Public && rt.Scope == "":
+			return nil, nil, errors.New("api: route " + key + " declares no scope")
+		case declared[key].Handler != nil:
+			return nil, nil, errors.New("api: route " + key + " declared twice")
+		}
+		declared[key] = rt
+		if rt.Tenancy == Public {
 			r.Handle(rt.Method, rt.Path, rt.Handler)
 			continue
 		}
-		if rt.Scope == "" {
-			return nil, errors.New("api: route " + rt.Method + " " + rt.Path + " needs a Scope or Public")
-		}
-		r.Handle(rt.Method, rt.Path, auth.require(rt.Scope), rt.Handler)
+		r.Handle(rt.Method, rt.Path, authn.guard(rt.Scope, rt.Tenancy), rt.Handler)
 	}
-	return r, nil
+	return r, declared, nil
+}
+
+// routes are the API's own routes.
+func (s *server) routes() []Route {
+	read, write, publish := apikey.ScopeWebhooksRead, apikey.ScopeWebhooksWrite, apikey.ScopeEventsWrite
+	admin, connections := apikey.ScopeAdmin, apikey.ScopeConnectionsWrite
+	metrics := gin.WrapH(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	return []Route{
+		// Operations: no key, so probes and scrapers need no secret.
+		{Method: http.MethodGet, Path: "/healthz", Tenancy: Public, Handler: s.healthz},
+		{Method: http.MethodGet, Path: "/readyz", Tenancy: Public, Handler: s.readyz},
+		{Method: http.MethodGet, Path: "/metrics", Tenancy: Public, Handler: metrics},
+		{Method: http.MethodGet, Path: "/openapi.json", Tenancy: Public, Handler: serveOpenAPI},
+
+		{Method: http.MethodPost, Path: "/webhook/webhooks", Scope: write, Tenancy: Scoped, Handler: s.createSubscription},
+		{Method: http.MethodGet, Path: "/webhook/webhooks", Scope: read, Tenancy: Scoped, Handler: s.listSubscriptions},
+		{Method: http.MethodGet, Path: "/webhook/webhooks/:id", Scope: read, Tenancy: Scoped, Handler: s.getSubscription},
+		{Method: http.MethodPatch, Path: "/webhook/webhooks/:id", Scope: write, Tenancy: Scoped, Handler: s.updateSubscription},
+		{Method: http.MethodDelete, Path: "/webhook/webhooks/:id", Scope: write, Tenancy: Scoped, Handler: s.deleteSubscription},
+		{Method: http.MethodPost, Path: "/webhook/webhooks/:id/rotate-secret", Scope: write, Tenancy: Scoped, Handler: s.rotateSecret},
+
+		{Method: http.MethodPost, Path: "/webhook/events", Scope: publish, Tenancy: Scoped, Handler: s.publishEvent},
+		{Method: http.MethodGet, Path: "/webhook/events", Scope: read, Tenancy: Scoped, Handler: s.listEvents},
+		{Method: http.MethodGet, Path: "/webhook/events/:id", Scope: read, Tenancy: Scoped, Handler: s.getEvent},
+		{Method: http.MethodPost, Path: "/webhook/events/:id/replay", Scope: publish, Tenancy: Scoped, Handler: s.replayEvent},
+
+		{Method: http.MethodGet, Path: "/webhook/logs", Scope: read, Tenancy: Scoped, Handler: s.listLogs},
+
+		{Method: http.MethodPost, Path: "/admin/api-keys", Scope: admin, Tenancy: Application, Handler: s.createKey},
+		{Method: http.MethodGet, Path: "/admin/api-keys", Scope: admin, Tenancy: Application, Handler: s.listKeys},
+		{Method: http.MethodDelete, Path: "/admin/api-keys/:id", Scope: admin, Tenancy: Application, Handler: s.revokeKey},
+
+		{Method: http.MethodPost, Path: "/vault/sessions", Scope: connections, Tenancy: Scoped, Handler: s.createSession},
+		{Method: http.MethodGet, Path: "/vault/sessions", Scope: read, Tenancy: Scoped, Handler: s.listSessions},
+		{Method: http.MethodDelete, Path: "/vault/sessions/:id", Scope: connections, Tenancy: Scoped, Handler: s.revokeSession},
+	}
 }

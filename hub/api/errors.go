@@ -19,7 +19,7 @@ const (
 	TypeRequestValidation  = "RequestValidationError"  // 400 malformed request, 422 invalid field
 	TypeInvalidCursor      = "InvalidCursorError"      // 400 cursor not made by this API
 	TypeUnauthorized       = "UnauthorizedError"       // 401 no key or a wrong or revoked one
-	TypeForbidden          = "ForbiddenError"          // 403 the key lacks the route's scope
+	TypeForbidden          = "ForbiddenError"          // 403 the credential lacks the route's scope or acts for another consumer
 	TypeEntityNotFound     = "EntityNotFoundError"     // 404 unknown id or route
 	TypeMethodNotAllowed   = "MethodNotAllowedError"   // 405 route exists, method does not
 	TypeConflict           = "ConflictError"           // 409 idempotency key reused differently
@@ -138,6 +138,13 @@ func toError(err error) *Error {
 		}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, TypeName: TypeEntityNotFound, Message: "entity not found", Err: err}
+	case errors.Is(err, store.ErrOutOfScope):
+		return &Error{
+			Status:   http.StatusForbidden,
+			TypeName: TypeForbidden,
+			Message:  "this credential acts for one consumer and cannot reach another consumer's or application-wide data",
+			Err:      err,
+		}
 	case errors.Is(err, store.ErrIdempotencyConflict):
 		return &Error{
 			Status:   http.StatusConflict,

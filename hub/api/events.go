@@ -59,6 +59,13 @@ func (s *server) publishEvent(c *gin.Context) {
 	if req.IdempotencyKey == "" {
 		req.IdempotencyKey = c.GetHeader("Idempotency-Key")
 	}
+	if err := CheckConsumer(c, "consumer_id", req.ConsumerID); err != nil {
+		WriteError(c, err)
+		return
+	}
+	if p := Principal(c); p.Bound() {
+		req.ConsumerID = p.ConsumerID // a bound key publishes for its own consumer
+	}
 	var errs []FieldError
 	switch {
 	case req.EventType == "":
@@ -137,7 +144,7 @@ func (s *server) publishEvent(c *gin.Context) {
 		ev.RequestHash = hash
 	}
 
-	res, err := s.store.PublishEvent(c.Request.Context(), ev)
+	res, err := s.store.PublishEvent(c.Request.Context(), ScopeOf(c), ev)
 	if err != nil {
 		WriteError(c, fmt.Errorf("publishing event: %w", err))
 		return
@@ -257,6 +264,10 @@ func (s *server) listEvents(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
+	if err := CheckConsumer(c, "filter[consumer_id]", f["consumer_id"]); err != nil {
+		WriteError(c, err)
+		return
+	}
 	filter := store.EventFilter{
 		EventType:  f["event_type"],
 		ConsumerID: f["consumer_id"],
@@ -264,7 +275,7 @@ func (s *server) listEvents(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	pg, err := fetchPage(q, func(p store.Page) ([]*event.Event, error) {
-		return s.store.ListEvents(ctx, filter, p)
+		return s.store.ListEvents(ctx, ScopeOf(c), filter, p)
 	}, func(ev *event.Event) string { return ev.ID })
 	if err != nil {
 		WriteError(c, fmt.Errorf("listing events: %w", err))
@@ -274,7 +285,7 @@ func (s *server) listEvents(c *gin.Context) {
 }
 
 func (s *server) loadEvent(c *gin.Context, id string) (*event.Event, error) {
-	ev, err := s.store.GetEvent(c.Request.Context(), id)
+	ev, err := s.store.GetEvent(c.Request.Context(), ScopeOf(c), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, NotFound("event", id)
 	}
@@ -290,7 +301,7 @@ func (s *server) getEvent(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
-	ds, err := s.store.ListDeliveries(c.Request.Context(), ev.ID)
+	ds, err := s.store.ListDeliveries(c.Request.Context(), ScopeOf(c), ev.ID)
 	if err != nil {
 		WriteError(c, fmt.Errorf("listing deliveries of event %s: %w", ev.ID, err))
 		return
@@ -338,7 +349,7 @@ func (s *server) replayEvent(c *gin.Context) {
 			return
 		}
 	}
-	n, err := s.store.Replay(c.Request.Context(), ev.ID, req.SubscriptionID)
+	n, err := s.store.Replay(c.Request.Context(), ScopeOf(c), ev.ID, req.SubscriptionID)
 	if errors.Is(err, store.ErrNotFound) {
 		err = NotFound("event", ev.ID)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/hub/store"
 )
 
 func TestPublishEvent(t *testing.T) {
@@ -35,7 +37,7 @@ func TestPublishEvent(t *testing.T) {
 	assert.Equal(t, 2.0, res.Data()["deliveries"], "the * subscription and the one for the base type")
 	assert.Empty(t, res.Header.Get("Idempotent-Replayed"))
 
-	ev, err := h.store.GetEvent(context.Background(), id)
+	ev, err := h.store.GetEvent(context.Background(), store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Equal(t, "accounting", ev.UnifiedAPI)
 	assert.Equal(t, "accounting.invoice.updated", ev.BaseEventType, "from the catalogue")
@@ -70,7 +72,7 @@ func TestPublishEvent(t *testing.T) {
 		"entity_type": "issue", "base_event_type": "issue-tracking.ticket.updated", "service_id": "vplan",
 	})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
-	ev, err = h.store.GetEvent(context.Background(), res.Str("data", "id"))
+	ev, err = h.store.GetEvent(context.Background(), store.AllConsumers(), res.Str("data", "id"))
 	require.NoError(t, err)
 	assert.Equal(t, "issue", ev.EntityType)
 	assert.Equal(t, "issue-tracking.ticket.updated", ev.BaseEventType)
@@ -233,7 +235,7 @@ func TestReplay(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
 	assert.Equal(t, 0.0, res.Data()["deliveries"], "a subscription that does not match gets nothing")
 
-	ds, err := h.store.ListDeliveries(ctx, id)
+	ds, err := h.store.ListDeliveries(ctx, store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Len(t, ds, 5)
 	perSub := map[string]int{}
@@ -248,7 +250,7 @@ func TestReplay(t *testing.T) {
 	requireError(t, h.post("/webhook/events/"+id+"/replay", map[string]any{"subscription_id": missing}), 404, "EntityNotFoundError", "subscription "+missing+" not found")
 	requireError(t, h.post("/webhook/events/"+id+"/replay", `{"subscription":"x"}`), 400, "RequestValidationError", "subscription is not a known field")
 	requireError(t, h.post("/webhook/events/"+id+"/replay", `{`), 400, "RequestValidationError", "not valid JSON")
-	ds, err = h.store.ListDeliveries(ctx, id)
+	ds, err = h.store.ListDeliveries(ctx, store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Len(t, ds, 5, "refused replays created nothing")
 }

@@ -120,7 +120,7 @@ func (h *hub) del(path string) response {
 // createKey stores a key with scopes and returns its plaintext.
 func (h *hub) createKey(scopes ...string) string {
 	h.t.Helper()
-	plain, k, err := apikey.Generate("test", scopes)
+	plain, k, err := apikey.Generate("test", scopes, "")
 	require.NoError(h.t, err)
 	require.NoError(h.t, h.store.CreateAPIKey(context.Background(), k))
 	return plain
@@ -131,9 +131,9 @@ func (h *hub) createKey(scopes ...string) string {
 func (h *hub) counts() (subs, events int) {
 	h.t.Helper()
 	ctx := context.Background()
-	ss, err := h.store.ListSubscriptions(ctx, store.Page{Limit: store.MaxPageLimit})
+	ss, err := h.store.ListSubscriptions(ctx, store.AllConsumers(), store.Page{Limit: store.MaxPageLimit})
 	require.NoError(h.t, err)
-	evs, err := h.store.ListEvents(ctx, store.EventFilter{}, store.Page{Limit: store.MaxPageLimit})
+	evs, err := h.store.ListEvents(ctx, store.AllConsumers(), store.EventFilter{}, store.Page{Limit: store.MaxPageLimit})
 	require.NoError(h.t, err)
 	return len(ss), len(evs)
 }

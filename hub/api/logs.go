@@ -64,6 +64,10 @@ func (s *server) listLogs(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
+	if err := CheckConsumer(c, "filter[consumer_id]", f["consumer_id"]); err != nil {
+		WriteError(c, err)
+		return
+	}
 	filter := store.AttemptFilter{
 		EventType:      f["event_type"],
 		ConsumerID:     f["consumer_id"],
@@ -90,7 +94,7 @@ func (s *server) listLogs(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	pg, err := fetchPage(q, func(p store.Page) ([]*store.Attempt, error) {
-		return s.store.ListAttempts(ctx, filter, p)
+		return s.store.ListAttempts(ctx, ScopeOf(c), filter, p)
 	}, func(a *store.Attempt) string { return a.ID })
 	if err != nil {
 		WriteError(c, fmt.Errorf("listing delivery attempts: %w", err))

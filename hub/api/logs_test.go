@@ -29,7 +29,7 @@ func seedAttempts(t *testing.T, h *hub, events int) (ids []string, subA, subB st
 			consumer, typ = "globex", "accounting.invoice.updated"
 		}
 		evID := h.publish(map[string]any{"event_type": typ, "consumer_id": consumer, "entity_id": fmt.Sprint("inv_", i)})
-		ds, err := h.store.ListDeliveries(ctx, evID)
+		ds, err := h.store.ListDeliveries(ctx, store.AllConsumers(), evID)
 		require.NoError(t, err)
 		require.Len(t, ds, 2)
 		var outcomes []store.Outcome
@@ -58,7 +58,7 @@ func seedAttempts(t *testing.T, h *hub, events int) (ids []string, subA, subB st
 		}
 		require.NoError(t, h.store.RecordOutcomes(ctx, outcomes))
 	}
-	all, err := h.store.ListAttempts(ctx, store.AttemptFilter{}, store.Page{Limit: store.MaxPageLimit})
+	all, err := h.store.ListAttempts(ctx, store.AllConsumers(), store.AttemptFilter{}, store.Page{Limit: store.MaxPageLimit})
 	require.NoError(t, err)
 	for _, a := range all {
 		ids = append(ids, a.ID)

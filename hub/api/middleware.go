@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboardhq/switchboard/hub/apikey"
+	"github.com/switchboardhq/switchboard/hub/auth"
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/store"
 )
@@ -24,11 +27,8 @@ import (
 // support question can be matched to the log line.
 const RequestIDHeader = "Request-Id"
 
-// Context keys set by the middleware.
-const (
-	ctxRequestID = "switchboard.request_id"
-	ctxAPIKey    = "switchboard.api_key"
-)
+// ctxRequestID is the Gin context key of the request id.
+const ctxRequestID = "switchboard.request_id"
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
@@ -80,8 +80,14 @@ func observe(log *slog.Logger, m *metric.Metrics) gin.HandlerFunc {
 		if q := c.Request.URL.RawQuery; q != "" {
 			attrs = append(attrs, slog.String("query", q))
 		}
-		if k, ok := c.Get(ctxAPIKey); ok {
-			attrs = append(attrs, slog.String("api_key_id", k.(*store.APIKey).ID))
+		if p := Principal(c); p != nil {
+			attrs = append(attrs, slog.String("api_key_id", p.KeyID))
+			if p.SessionID != "" {
+				attrs = append(attrs, slog.String("session_id", p.SessionID))
+			}
+			if p.ConsumerID != "" {
+				attrs = append(attrs, slog.String("principal_consumer_id", p.ConsumerID))
+			}
 		}
 		if len(c.Errors) > 0 {
 			attrs = append(attrs, slog.String("error", c.Errors.String()))
@@ -154,11 +160,60 @@ func limitBody(limit int64) gin.HandlerFunc {
 	}
 }
 
-// authenticator checks bearer keys: the bootstrap key from the environment
-// first, then stored keys looked up by their id part.
+// Tenancy is how a route treats consumers. Every route declares one (and a
+// scope, unless Public); a test walks the router and fails on a route that
+// does not.
+type Tenancy int
+
+const (
+	tenancyUndeclared Tenancy = iota
+	// Public routes take no credential: inbound provider webhooks
+	// authenticate by their URL token and signature, probes have nothing
+	// to protect.
+	Public
+	// Shared routes serve what is not consumer data (the connector
+	// catalogue) to any credential with the route's scope.
+	Shared
+	// Scoped routes read or change consumer data: their handlers pass the
+	// principal's store scope (ScopeOf), so a bound credential reaches only
+	// its consumer's rows.
+	Scoped
+	// Application routes are for the application itself (API keys,
+	// operator settings): credentials bound to a consumer get 403.
+	Application
+)
+
+func (t Tenancy) String() string {
+	switch t {
+	case Public:
+		return "public"
+	case Shared:
+		return "shared"
+	case Scoped:
+		return "scoped"
+	case Application:
+		return "application"
+	default:
+		return "undeclared"
+	}
+}
+
+// Consumer headers: the consumer an unbound key acts for (Apideck's name is
+// accepted too). A bound credential implies its consumer; the header may
+// then be left out or must name the same consumer.
+const (
+	ConsumerHeader        = "x-consumer-id"
+	ApideckConsumerHeader = "x-apideck-consumer-id"
+)
+
+// authenticator resolves a request's bearer credential into a Principal,
+// trying each provider in turn: the bootstrap key from the environment, a
+// stored API key, a consumer session.
 type authenticator struct {
 	keys      store.APIKeys
+	sessions  store.Sessions
 	bootstrap *store.APIKey // nil when SWITCHBOARD_API_KEY is not set
+	now       func() time.Time
 }
 
 var errNoKey = &Error{
@@ -173,22 +228,44 @@ var errBadKey = &Error{
 	Message:  "invalid API key: it is unknown, revoked or mistyped",
 }
 
-// require returns middleware admitting keys that grant scope.
-func (a *authenticator) require(scope string) gin.HandlerFunc {
+var errBadSession = &Error{
+	Status:   http.StatusUnauthorized,
+	TypeName: TypeUnauthorized,
+	Message:  "invalid session: it is unknown, expired or revoked, or the key that made it was revoked",
+}
+
+// guard returns the middleware of a route that needs a credential: it
+// authenticates, puts the Principal in the request context, checks the
+// consumer headers against a bound principal, the route's tenancy and its
+// scope.
+func (a *authenticator) guard(scope string, tenancy Tenancy) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		k, err := a.authenticate(c)
+		p, err := a.authenticate(c)
 		if err != nil {
 			c.Header("WWW-Authenticate", `Bearer realm="switchboard"`)
 			WriteError(c, err)
 			return
 		}
-		c.Set(ctxAPIKey, k)
-		if !apikey.Allows(k, scope) {
+		c.Request = c.Request.WithContext(auth.WithPrincipal(c.Request.Context(), p))
+		if _, err := RequestedConsumer(c); err != nil {
+			WriteError(c, err)
+			return
+		}
+		if tenancy == Application && p.Bound() {
 			WriteError(c, &Error{
 				Status:   http.StatusForbidden,
 				TypeName: TypeForbidden,
-				Message:  fmt.Sprintf("this API key lacks the %s scope needed for this route", scope),
-				Detail:   map[string]any{"required_scope": scope, "key_scopes": k.Scopes},
+				Message:  "this route is for the application only; a key or session bound to a consumer cannot use it",
+				Detail:   map[string]any{"consumer_id": p.ConsumerID},
+			})
+			return
+		}
+		if !p.Allows(scope) {
+			WriteError(c, &Error{
+				Status:   http.StatusForbidden,
+				TypeName: TypeForbidden,
+				Message:  fmt.Sprintf("this credential lacks the %s scope needed for this route", scope),
+				Detail:   map[string]any{"required_scope": scope, "scopes": p.Scopes},
 			})
 			return
 		}
@@ -196,7 +273,7 @@ func (a *authenticator) require(scope string) gin.HandlerFunc {
 	}
 }
 
-func (a *authenticator) authenticate(c *gin.Context) (*store.APIKey, error) {
+func (a *authenticator) authenticate(c *gin.Context) (*auth.Principal, error) {
 	h := c.GetHeader("Authorization")
 	if h == "" {
 		return nil, errNoKey
@@ -211,7 +288,10 @@ func (a *authenticator) authenticate(c *gin.Context) (*store.APIKey, error) {
 		}
 	}
 	if a.bootstrap != nil && subtle.ConstantTimeCompare(apikey.Hash(token), a.bootstrap.Hash) == 1 {
-		return a.bootstrap, nil
+		return principalOf(a.bootstrap), nil
+	}
+	if id, err := apikey.ParseSession(token); err == nil {
+		return a.session(c.Request.Context(), id, token)
 	}
 	id, err := apikey.Parse(token)
 	if err != nil {
@@ -229,14 +309,113 @@ func (a *authenticator) authenticate(c *gin.Context) (*store.APIKey, error) {
 	if !apikey.Verify(k, token) {
 		return nil, errBadKey
 	}
+	return principalOf(k), nil
+}
+
+// session authenticates a consumer session token: its hash, its expiry and
+// revocation, and its parent key, which must still be active (for the
+// bootstrap key: still the same SWITCHBOARD_API_KEY).
+func (a *authenticator) session(ctx context.Context, id, token string) (*auth.Principal, error) {
+	ss, err := a.sessions.GetSession(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		apikey.Verify(nil, token)
+		return nil, errBadSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading session %s: %w", id, err)
+	}
+	if subtle.ConstantTimeCompare(apikey.Hash(token), ss.Hash) != 1 || ss.RevokedAt != nil || !a.now().Before(ss.ExpiresAt) {
+		return nil, errBadSession
+	}
+	parent, err := a.parent(ctx, ss.ParentKeyID)
+	if err != nil {
+		return nil, err
+	}
+	if parent == nil || parent.RevokedAt != nil || subtle.ConstantTimeCompare(ParentHash(parent), ss.ParentHash) != 1 {
+		return nil, errBadSession
+	}
+	return &auth.Principal{KeyID: parent.ID, SessionID: ss.ID, Scopes: ss.Scopes, ConsumerID: ss.ConsumerID}, nil
+}
+
+// parent loads the key that minted a session; nil when it is gone.
+func (a *authenticator) parent(ctx context.Context, id string) (*store.APIKey, error) {
+	if id == apikey.BootstrapID {
+		return a.bootstrap, nil
+	}
+	k, err := a.keys.GetAPIKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading API key %s of a session: %w", id, err)
+	}
 	return k, nil
 }
 
-// APIKey returns the key that authenticated the request, or nil on public
-// routes.
-func APIKey(c *gin.Context) *store.APIKey {
-	if k, ok := c.Get(ctxAPIKey); ok {
-		return k.(*store.APIKey)
+// ParentHash is what a session stores of its parent key: the SHA-256 of the
+// key's hash, so a session of SWITCHBOARD_API_KEY (never stored) ends when
+// the variable is given another value.
+func ParentHash(k *store.APIKey) []byte {
+	sum := sha256.Sum256(k.Hash)
+	return sum[:]
+}
+
+func principalOf(k *store.APIKey) *auth.Principal {
+	return &auth.Principal{KeyID: k.ID, Scopes: k.Scopes, ConsumerID: k.ConsumerID}
+}
+
+// Principal returns the caller of the request, or nil on public routes.
+func Principal(c *gin.Context) *auth.Principal { return auth.From(c.Request.Context()) }
+
+// ScopeOf is the store scope of the request's caller: its consumer when the
+// credential is bound, every consumer otherwise. On a public route it is the
+// zero Scope, which matches nothing.
+func ScopeOf(c *gin.Context) store.Scope { return Principal(c).Scope() }
+
+// RequestedConsumer is the consumer named by the x-consumer-id (or
+// x-apideck-consumer-id) header, or for a bound credential its own consumer.
+// A bound credential naming another consumer is refused with 403; the two
+// headers naming different consumers, or one over the length limit, with
+// 400. "" means an unbound caller named no consumer.
+func RequestedConsumer(c *gin.Context) (string, error) {
+	named := strings.TrimSpace(c.GetHeader(ConsumerHeader))
+	other := strings.TrimSpace(c.GetHeader(ApideckConsumerHeader))
+	switch {
+	case named == "":
+		named = other
+	case other != "" && other != named:
+		return "", BadRequest(ApideckConsumerHeader, fmt.Sprintf("names consumer %q but %s names %q", other, ConsumerHeader, named))
+	}
+	if len(named) > maxIDLength {
+		return "", BadRequest(ConsumerHeader, fmt.Sprintf("must be at most %d characters, got %d", maxIDLength, len(named)))
+	}
+	p := Principal(c)
+	if !p.Bound() {
+		return named, nil
+	}
+	if named != "" && named != p.ConsumerID {
+		return "", ForeignConsumer(ConsumerHeader, named, p.ConsumerID)
+	}
+	return p.ConsumerID, nil
+}
+
+// ForeignConsumer is the 403 of a bound caller naming another consumer in
+// field.
+func ForeignConsumer(field, named, own string) *Error {
+	return &Error{
+		Status:   http.StatusForbidden,
+		TypeName: TypeForbidden,
+		Message:  fmt.Sprintf("%s names consumer %q, but this credential acts for consumer %q only", field, named, own),
+		Detail:   map[string]string{"field": field, "consumer_id": own},
+	}
+}
+
+// CheckConsumer refuses (403) a bound caller's request naming another
+// consumer in field; "" (not given) passes.
+func CheckConsumer(c *gin.Context, field, consumerID string) error {
+	p := Principal(c)
+	if p.Bound() && consumerID != "" && consumerID != p.ConsumerID {
+		return ForeignConsumer(field, consumerID, p.ConsumerID)
 	}
 	return nil
 }

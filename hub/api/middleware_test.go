@@ -134,10 +134,10 @@ func TestExtraRoutes(t *testing.T) {
 	t.Parallel()
 	h := newHub(t, func(c *api.Config) {
 		c.Routes = []api.Route{
-			{Method: "GET", Path: "/vault/connections", Scope: apikey.ScopeConnectionsWrite, Handler: func(c *gin.Context) {
-				api.Respond(c, http.StatusOK, map[string]any{"key": api.APIKey(c).ID, "request_id": api.RequestID(c)})
+			{Method: "GET", Path: "/vault/connections", Scope: apikey.ScopeConnectionsWrite, Tenancy: api.Scoped, Handler: func(c *gin.Context) {
+				api.Respond(c, http.StatusOK, map[string]any{"key": api.Principal(c).KeyID, "request_id": api.RequestID(c)})
 			}},
-			{Method: "POST", Path: "/webhook/inbound/:service_id/:token", Public: true, Handler: func(c *gin.Context) {
+			{Method: "POST", Path: "/webhook/inbound/:service_id/:token", Tenancy: api.Public, Handler: func(c *gin.Context) {
 				var body struct {
 					Event string `json:"event"`
 				}
@@ -149,15 +149,15 @@ func TestExtraRoutes(t *testing.T) {
 					api.WriteError(c, api.NotFound("connection", c.Param("token")))
 					return
 				}
-				api.Respond(c, http.StatusAccepted, map[string]any{"event": body.Event, "key": api.APIKey(c) == nil})
+				api.Respond(c, http.StatusAccepted, map[string]any{"event": body.Event, "key": api.Principal(c) == nil})
 			}},
-			{Method: "GET", Path: "/panic", Public: true, Handler: func(c *gin.Context) {
+			{Method: "GET", Path: "/panic", Tenancy: api.Public, Handler: func(c *gin.Context) {
 				panic("secret internals")
 			}},
-			{Method: "GET", Path: "/fail", Public: true, Handler: func(c *gin.Context) {
+			{Method: "GET", Path: "/fail", Tenancy: api.Public, Handler: func(c *gin.Context) {
 				api.WriteError(c, fmt.Errorf("loading: %w", errors.New("database is locked at /var/secret/path")))
 			}},
-			{Method: "GET", Path: "/missing", Public: true, Handler: func(c *gin.Context) {
+			{Method: "GET", Path: "/missing", Tenancy: api.Public, Handler: func(c *gin.Context) {
 				api.WriteError(c, fmt.Errorf("loading thing: %w", store.ErrNotFound))
 			}},
 		}
@@ -194,7 +194,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	require.ErrorContains(t, err, "Store is required")
 	h := newHub(t)
 	_, err = api.New(api.Config{Store: h.store, Routes: []api.Route{{Method: "GET", Path: "/x", Handler: func(*gin.Context) {}}}})
-	require.ErrorContains(t, err, "needs a Scope or Public")
+	require.ErrorContains(t, err, "route GET /x declares no tenancy")
+	_, err = api.New(api.Config{Store: h.store, Routes: []api.Route{{Method: "GET", Path: "/x", Tenancy: api.Scoped, Handler: func(*gin.Context) {}}}})
+	require.ErrorContains(t, err, "route GET /x declares no scope")
 }
 
 func TestLimitAtStoreCap(t *testing.T) {
@@ -202,7 +204,7 @@ func TestLimitAtStoreCap(t *testing.T) {
 	h := newHub(t)
 	ctx := context.Background()
 	for i := range store.MaxPageLimit {
-		require.NoError(t, h.store.CreateSubscription(ctx, &store.Subscription{
+		require.NoError(t, h.store.CreateSubscription(ctx, store.AllConsumers(), &store.Subscription{
 			UnifiedAPI: "accounting", Status: "enabled", DeliveryURL: "https://example.com/", Events: []string{"*"},
 			Secret: "whsec_x", Description: fmt.Sprint(i),
 		}))
@@ -211,7 +213,7 @@ func TestLimitAtStoreCap(t *testing.T) {
 	require.Len(t, full.List(), 200)
 	assert.Nil(t, full.JSON["meta"].(map[string]any)["cursors"].(map[string]any)["next"], "exactly 200: no next page")
 
-	require.NoError(t, h.store.CreateSubscription(ctx, &store.Subscription{
+	require.NoError(t, h.store.CreateSubscription(ctx, store.AllConsumers(), &store.Subscription{
 		UnifiedAPI: "accounting", Status: "enabled", DeliveryURL: "https://example.com/", Events: []string{"*"}, Secret: "whsec_x",
 	}))
 	full = h.get("/webhook/webhooks?limit=200")
@@ -281,7 +283,7 @@ func TestStoreUnavailableIs503WithRetryAfter(t *testing.T) {
 		c.Routes = []api.Route{
 			// Where ingest stores an inbound event; the route is in
 			// openapi.json, so the answer is checked against it.
-			{Method: "POST", Path: "/webhook/inbound/:service_id/:token", Public: true, Handler: func(c *gin.Context) {
+			{Method: "POST", Path: "/webhook/inbound/:service_id/:token", Tenancy: api.Public, Handler: func(c *gin.Context) {
 				api.WriteError(c, fmt.Errorf("publishing event: %w", fmt.Errorf("committing: %w: %w",
 					store.ErrUnavailable, errors.New("database is locked (5) (SQLITE_BUSY)"))))
 			}},

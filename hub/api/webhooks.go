@@ -139,6 +139,15 @@ func (s *server) createSubscription(c *gin.Context) {
 		errs = append(errs, checkID("consumer_id", *req.ConsumerID, false)...)
 		sub.ConsumerID = *req.ConsumerID
 	}
+	if err := CheckConsumer(c, "consumer_id", sub.ConsumerID); err != nil {
+		WriteError(c, err)
+		return
+	}
+	if p := Principal(c); p.Bound() {
+		// A consumer's subscription is its own; it cannot make an
+		// application-wide one.
+		sub.ConsumerID = p.ConsumerID
+	}
 	if req.RetrySchedule != nil {
 		errs = append(errs, checkRetrySchedule(req.RetrySchedule)...)
 		sub.RetrySchedule = req.RetrySchedule
@@ -155,7 +164,7 @@ func (s *server) createSubscription(c *gin.Context) {
 	sub.Secret = sec
 	now := s.now().UTC()
 	sub.CreatedAt, sub.UpdatedAt = now, now
-	if err := s.store.CreateSubscription(c.Request.Context(), sub); err != nil {
+	if err := s.store.CreateSubscription(c.Request.Context(), ScopeOf(c), sub); err != nil {
 		WriteError(c, fmt.Errorf("creating subscription: %w", err))
 		return
 	}
@@ -174,7 +183,7 @@ func (s *server) listSubscriptions(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	pg, err := fetchPage(q, func(p store.Page) ([]*store.Subscription, error) {
-		return s.store.ListSubscriptions(ctx, p)
+		return s.store.ListSubscriptions(ctx, ScopeOf(c), p)
 	}, func(sub *store.Subscription) string { return sub.ID })
 	if err != nil {
 		WriteError(c, fmt.Errorf("listing subscriptions: %w", err))
@@ -186,7 +195,7 @@ func (s *server) listSubscriptions(c *gin.Context) {
 
 // loadSubscription turns the store's not-found into a 404 naming the id.
 func (s *server) loadSubscription(c *gin.Context, id string) (*store.Subscription, error) {
-	sub, err := s.store.GetSubscription(c.Request.Context(), id)
+	sub, err := s.store.GetSubscription(c.Request.Context(), ScopeOf(c), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, NotFound("subscription", id)
 	}
@@ -262,6 +271,10 @@ func (s *server) updateSubscription(c *gin.Context) {
 			errs = append(errs, checkID("consumer_id", *req.ConsumerID, false)...)
 			sub.ConsumerID = *req.ConsumerID
 		}
+		if err := CheckConsumer(c, "consumer_id", sub.ConsumerID); err != nil {
+			WriteError(c, err)
+			return
+		}
 	}
 	if _, ok := fields["retry_schedule"]; ok {
 		sub.RetrySchedule = nil
@@ -283,7 +296,7 @@ func (s *server) updateSubscription(c *gin.Context) {
 }
 
 func (s *server) updateSub(c *gin.Context, sub *store.Subscription) error {
-	err := s.store.UpdateSubscription(c.Request.Context(), sub)
+	err := s.store.UpdateSubscription(c.Request.Context(), ScopeOf(c), sub)
 	if errors.Is(err, store.ErrNotFound) {
 		return NotFound("subscription", sub.ID)
 	}
@@ -300,7 +313,7 @@ func (s *server) deleteSubscription(c *gin.Context) {
 		WriteError(c, err)
 		return
 	}
-	err = s.store.DeleteSubscription(c.Request.Context(), id)
+	err = s.store.DeleteSubscription(c.Request.Context(), ScopeOf(c), id)
 	if errors.Is(err, store.ErrNotFound) {
 		err = NotFound("subscription", id)
 	}

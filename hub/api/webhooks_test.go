@@ -45,7 +45,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	assert.Equal(t, 0.0, d["fail_streak"])
 	assert.Nil(t, d["last_failed_at"])
 
-	stored, err := h.store.GetSubscription(context.Background(), id)
+	stored, err := h.store.GetSubscription(context.Background(), store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Equal(t, secret, stored.Secret)
 	assert.Nil(t, stored.RetrySchedule, "the default is not copied into the subscription")
@@ -74,7 +74,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	assert.Equal(t, "http://10.0.0.1:9000/x", d["delivery_url"])
 	assert.Equal(t, []any{"accounting.invoice.created", "accounting.invoice.updated"}, d["events"], "untouched")
 	assert.NotContains(t, d, "secret")
-	stored, err = h.store.GetSubscription(context.Background(), id)
+	stored, err = h.store.GetSubscription(context.Background(), store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Equal(t, "", stored.ConsumerID)
 	assert.Equal(t, []int{1, 2}, stored.RetrySchedule)
@@ -91,7 +91,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	newSecret := rot.Str("data", "secret")
 	assert.True(t, strings.HasPrefix(newSecret, "whsec_"))
 	assert.NotEqual(t, secret, newSecret)
-	stored, err = h.store.GetSubscription(context.Background(), id)
+	stored, err = h.store.GetSubscription(context.Background(), store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Equal(t, newSecret, stored.Secret)
 	assert.Equal(t, secret, stored.PreviousSecret)
@@ -118,12 +118,12 @@ func TestRotateSecretGracePeriod(t *testing.T) {
 		c.SecretGracePeriod = 2 * time.Hour
 	})
 	id := h.subscribe(nil)
-	first, err := h.store.GetSubscription(context.Background(), id)
+	first, err := h.store.GetSubscription(context.Background(), store.AllConsumers(), id)
 	require.NoError(t, err)
 
 	rot := h.post("/webhook/webhooks/"+id+"/rotate-secret", nil)
 	require.Equal(t, http.StatusOK, rot.Status, "%s", rot.Body)
-	stored, err := h.store.GetSubscription(context.Background(), id)
+	stored, err := h.store.GetSubscription(context.Background(), store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Equal(t, first.Secret, stored.PreviousSecret)
 	require.NotNil(t, stored.PreviousSecretExpiresAt)
@@ -145,7 +145,7 @@ func TestSubscriptionStatus(t *testing.T) {
 
 	// Let a failed try build a streak, then have the hub disable it.
 	evID := h.publish(map[string]any{"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1"})
-	ds, err := h.store.ListDeliveries(ctx, evID)
+	ds, err := h.store.ListDeliveries(ctx, store.AllConsumers(), evID)
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
 	at := time.Now()
@@ -170,7 +170,7 @@ func TestSubscriptionStatus(t *testing.T) {
 	assert.Equal(t, "none", d["disabled_reason"])
 	assert.Equal(t, 0.0, d["fail_streak"])
 	assert.Nil(t, d["fail_streak_started_at"])
-	stored, err := h.store.GetSubscription(ctx, id)
+	stored, err := h.store.GetSubscription(ctx, store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Zero(t, stored.FailStreak)
 	assert.Nil(t, stored.FailStreakStartedAt)
@@ -257,7 +257,7 @@ func TestSubscriptionPatchValidation(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
 	id := h.subscribe(map[string]any{"description": "keep me"})
-	before, err := h.store.GetSubscription(context.Background(), id)
+	before, err := h.store.GetSubscription(context.Background(), store.AllConsumers(), id)
 	require.NoError(t, err)
 	tests := []struct {
 		name   string
@@ -286,14 +286,14 @@ func TestSubscriptionPatchValidation(t *testing.T) {
 			assert.Equal(t, tt.field, res.JSON["detail"].(map[string]any)["field"])
 		})
 	}
-	after, err := h.store.GetSubscription(context.Background(), id)
+	after, err := h.store.GetSubscription(context.Background(), store.AllConsumers(), id)
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "no refused PATCH changed anything")
 
 	t.Run("valid fields are not applied when another is invalid", func(t *testing.T) {
 		res := h.patch("/webhook/webhooks/"+id, map[string]any{"description": "changed", "status": "nope"})
 		requireError(t, res, 422, "RequestValidationError", "status")
-		after, err := h.store.GetSubscription(context.Background(), id)
+		after, err := h.store.GetSubscription(context.Background(), store.AllConsumers(), id)
 		require.NoError(t, err)
 		assert.Equal(t, "keep me", after.Description)
 	})

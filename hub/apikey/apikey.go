@@ -55,38 +55,85 @@ var ErrMalformed = errors.New("malformed API key")
 // `keys create --scope` is refused instead of producing a useless key.
 func ValidScope(s string) bool { return slices.Contains(AllScopes, s) }
 
-// Generate makes a new key. The plaintext is returned once for the caller to
-// show; k holds only its hash and is ready for store.CreateAPIKey.
-func Generate(name string, scopes []string) (plaintext string, k *store.APIKey, err error) {
+// Generate makes a new key, bound to consumerID when it is not empty. The
+// plaintext is returned once for the caller to show; k holds only its hash
+// and is ready for store.CreateAPIKey.
+func Generate(name string, scopes []string, consumerID string) (plaintext string, k *store.APIKey, err error) {
+	sorted, err := CheckScopes(scopes, consumerID != "")
+	if err != nil {
+		return "", nil, err
+	}
+	id, plaintext, err := newToken(Prefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("generating API key: %w", err)
+	}
+	return plaintext, &store.APIKey{
+		ID:         id,
+		Name:       name,
+		Hash:       Hash(plaintext),
+		Scopes:     sorted,
+		ConsumerID: consumerID,
+		CreatedAt:  time.Now().UTC(),
+	}, nil
+}
+
+// ErrBoundAdmin refuses admin to a credential bound to one consumer: admin
+// manages keys and reaches every consumer.
+var ErrBoundAdmin = errors.New("a key or session bound to one consumer cannot hold the admin scope")
+
+// CheckScopes checks a credential's scopes (at least one, each known, no
+// admin when bound) and returns them sorted without repeats.
+func CheckScopes(scopes []string, bound bool) ([]string, error) {
 	if len(scopes) == 0 {
-		return "", nil, errors.New("an API key needs at least one scope")
+		return nil, errors.New("an API key needs at least one scope")
 	}
 	for _, s := range scopes {
 		if !ValidScope(s) {
-			return "", nil, fmt.Errorf("unknown scope %q (valid: %s)", s, strings.Join(AllScopes, ", "))
+			return nil, fmt.Errorf("unknown scope %q (valid: %s)", s, strings.Join(AllScopes, ", "))
+		}
+		if bound && s == ScopeAdmin {
+			return nil, ErrBoundAdmin
 		}
 	}
-	raw := make([]byte, idBytes+secretBytes)
-	if _, err := rand.Read(raw); err != nil {
-		return "", nil, fmt.Errorf("generating API key: %w", err)
-	}
-	id := hex.EncodeToString(raw[:idBytes])
-	plaintext = Prefix + id + "_" + base64.RawURLEncoding.EncodeToString(raw[idBytes:])
 	sorted := slices.Clone(scopes)
 	slices.Sort(sorted)
-	return plaintext, &store.APIKey{
-		ID:        id,
-		Name:      name,
-		Hash:      Hash(plaintext),
-		Scopes:    slices.Compact(sorted),
-		CreatedAt: time.Now().UTC(),
-	}, nil
+	return slices.Compact(sorted), nil
+}
+
+// newToken makes prefix<id>_<secret> with a random hex id and a random
+// URL-safe secret.
+func newToken(prefix string) (id, plaintext string, err error) {
+	raw := make([]byte, idBytes+secretBytes)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", err
+	}
+	id = hex.EncodeToString(raw[:idBytes])
+	return id, prefix + id + "_" + base64.RawURLEncoding.EncodeToString(raw[idBytes:]), nil
 }
 
 // Parse returns the id part of a generated key, the part used to look the
 // key up. It checks the shape only; Verify checks the secret.
-func Parse(plaintext string) (id string, err error) {
-	rest, ok := strings.CutPrefix(plaintext, Prefix)
+func Parse(plaintext string) (id string, err error) { return parseToken(Prefix, plaintext) }
+
+// SessionPrefix starts every consumer session token: sbs_<id>_<secret>.
+const SessionPrefix = "sbs_"
+
+// NewSessionToken makes a session token; the store keeps its id and Hash.
+func NewSessionToken() (id, plaintext string, err error) {
+	id, plaintext, err = newToken(SessionPrefix)
+	if err != nil {
+		return "", "", fmt.Errorf("generating session token: %w", err)
+	}
+	return id, plaintext, nil
+}
+
+// ParseSession returns the id part of a session token.
+func ParseSession(plaintext string) (id string, err error) {
+	return parseToken(SessionPrefix, plaintext)
+}
+
+func parseToken(prefix, plaintext string) (string, error) {
+	rest, ok := strings.CutPrefix(plaintext, prefix)
 	if !ok {
 		return "", ErrMalformed
 	}

@@ -29,7 +29,7 @@ func TestGenerate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			plain, k, err := apikey.Generate("ci", tt.scopes)
+			plain, k, err := apikey.Generate("ci", tt.scopes, "")
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				return
@@ -53,7 +53,7 @@ func TestGenerateIsRandom(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
 	for range 100 {
-		plain, k, err := apikey.Generate("x", []string{apikey.ScopeAdmin})
+		plain, k, err := apikey.Generate("x", []string{apikey.ScopeAdmin}, "")
 		require.NoError(t, err)
 		require.False(t, seen[plain] || seen[k.ID], "repeated key or id")
 		seen[plain], seen[k.ID] = true, true
@@ -97,7 +97,7 @@ func TestParse(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	t.Parallel()
-	plain, k, err := apikey.Generate("ci", []string{apikey.ScopeWebhooksRead})
+	plain, k, err := apikey.Generate("ci", []string{apikey.ScopeWebhooksRead}, "")
 	require.NoError(t, err)
 	revoked := *k
 	at := time.Now()

@@ -122,7 +122,7 @@ func subscribe(t *testing.T, st *sqlite.Store, url string, schedule []int) *stor
 		RetrySchedule:  schedule,
 		Secret:         newSecret(t),
 	}
-	require.NoError(t, st.CreateSubscription(t.Context(), sub))
+	require.NoError(t, st.CreateSubscription(t.Context(), store.AllConsumers(), sub))
 	return sub
 }
 
@@ -130,14 +130,14 @@ func publish(t *testing.T, st *sqlite.Store) (*event.Event, int) {
 	t.Helper()
 	ev := newEvent(t)
 	ev.CreatedAt = store.Now()
-	res, err := st.PublishEvent(t.Context(), ev)
+	res, err := st.PublishEvent(t.Context(), store.AllConsumers(), ev)
 	require.NoError(t, err)
 	return ev, res.Deliveries
 }
 
 func onlyDelivery(t *testing.T, st *sqlite.Store, eventID string) *store.Delivery {
 	t.Helper()
-	ds, err := st.ListDeliveries(t.Context(), eventID)
+	ds, err := st.ListDeliveries(t.Context(), store.AllConsumers(), eventID)
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
 	return ds[0]
@@ -146,7 +146,7 @@ func onlyDelivery(t *testing.T, st *sqlite.Store, eventID string) *store.Deliver
 // attemptsOf lists an event's attempts oldest first.
 func attemptsOf(t *testing.T, st *sqlite.Store, eventID string) []*store.Attempt {
 	t.Helper()
-	as, err := st.ListAttempts(t.Context(), store.AttemptFilter{EventID: eventID}, store.Page{Limit: 200})
+	as, err := st.ListAttempts(t.Context(), store.AllConsumers(), store.AttemptFilter{EventID: eventID}, store.Page{Limit: 200})
 	require.NoError(t, err)
 	for i, j := 0, len(as)-1; i < j; i, j = i+1, j-1 {
 		as[i], as[j] = as[j], as[i]
@@ -200,7 +200,7 @@ func TestEndToEndRetriesUntilDelivered(t *testing.T) {
 			assert.Equal(t, srv.URL+"/hook", as[i].Endpoint)
 		}
 
-		got, err := st.GetSubscription(t.Context(), sub.ID)
+		got, err := st.GetSubscription(t.Context(), store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusEnabled, got.Status)
 		assert.Zero(t, got.FailStreak, "a success resets the streak")
@@ -219,12 +219,12 @@ func TestEndToEndGoneDisablesSubscription(t *testing.T) {
 
 		ev, _ := publish(t, st)
 		require.Eventually(t, func() bool {
-			got, err := st.GetSubscription(t.Context(), sub.ID)
+			got, err := st.GetSubscription(t.Context(), store.AllConsumers(), sub.ID)
 			require.NoError(t, err)
 			return got.Status == store.StatusDisabled
 		}, waitFor, tick)
 
-		got, err := st.GetSubscription(t.Context(), sub.ID)
+		got, err := st.GetSubscription(t.Context(), store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.DisabledGone, got.DisabledReason)
 		assert.Equal(t, store.DeliveryFailed, onlyDelivery(t, st, ev.ID).Status)
@@ -288,7 +288,7 @@ func TestEndToEndExhaustedRetriesDisable(t *testing.T) {
 			return onlyDelivery(t, st, ev.ID).Status == store.DeliveryFailed
 		}, waitFor, tick)
 
-		got, err := st.GetSubscription(t.Context(), sub.ID)
+		got, err := st.GetSubscription(t.Context(), store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusDisabled, got.Status)
 		assert.Equal(t, store.DisabledRetryLimit, got.DisabledReason)
@@ -317,7 +317,7 @@ func TestEndToEndFanout(t *testing.T) {
 		ev, n := publish(t, st)
 		require.Equal(t, subs, n)
 		require.Eventually(t, func() bool {
-			ds, err := st.ListDeliveries(t.Context(), ev.ID)
+			ds, err := st.ListDeliveries(t.Context(), store.AllConsumers(), ev.ID)
 			require.NoError(t, err)
 			for _, d := range ds {
 				if d.Status != store.DeliveryDelivered {
@@ -362,7 +362,7 @@ func TestEndToEndDeletedSubscriptionGetsNoRetry(t *testing.T) {
 
 		ev, _ := publish(t, st)
 		require.Eventually(t, func() bool { return onlyDelivery(t, st, ev.ID).Attempts == 1 }, waitFor, tick)
-		require.NoError(t, st.DeleteSubscription(t.Context(), sub.ID))
+		require.NoError(t, st.DeleteSubscription(t.Context(), store.AllConsumers(), sub.ID))
 
 		// The retry job still runs, finds the delivery cancelled, and sends nothing.
 		require.Eventually(t, func() bool {

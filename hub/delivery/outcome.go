@@ -62,20 +62,22 @@ func (s *Service) outcome(ev *event.Event, t *store.Target, attempt int, res res
 	now := s.now()
 	sub := &t.Subscription
 	a := store.Attempt{
-		DeliveryID:       t.Delivery.ID,
-		EventID:          ev.ID,
-		EventType:        ev.EventType,
-		UnifiedAPI:       ev.UnifiedAPI,
-		SubscriptionID:   sub.ID,
-		ConsumerID:       ev.ConsumerID,
-		ServiceID:        ev.ServiceID,
-		Endpoint:         sub.DeliveryURL,
-		StatusCode:       res.status,
-		Success:          res.err == nil,
-		ExecutionAttempt: attempt,
-		Timestamp:        res.start,
-		DurationMS:       res.duration.Milliseconds(),
-		ResponseBody:     res.body,
+		DeliveryID:     t.Delivery.ID,
+		EventID:        ev.ID,
+		EventType:      ev.EventType,
+		UnifiedAPI:     ev.UnifiedAPI,
+		SubscriptionID: sub.ID,
+		ConsumerID:     ev.ConsumerID,
+		ServiceID:      ev.ServiceID,
+		Endpoint:       sub.DeliveryURL,
+		// Who may read this try: the subscription's owner, not the event's.
+		SubscriptionConsumerID: sub.ConsumerID,
+		StatusCode:             res.status,
+		Success:                res.err == nil,
+		ExecutionAttempt:       attempt,
+		Timestamp:              res.start,
+		DurationMS:             res.duration.Milliseconds(),
+		ResponseBody:           res.body,
 	}
 	if res.err != nil {
 		a.Error = res.err.Error()

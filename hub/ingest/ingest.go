@@ -40,7 +40,7 @@ type Connectors interface {
 // Store is what ingest needs of the store.
 type Store interface {
 	ConnectionByToken(ctx context.Context, serviceID string, tokenHash []byte) (*store.Connection, error)
-	PublishEvent(ctx context.Context, ev *event.Event) (*store.PublishResult, error)
+	PublishEvent(ctx context.Context, sc store.Scope, ev *event.Event) (*store.PublishResult, error)
 }
 
 // Config wires the ingest service.
@@ -88,9 +88,9 @@ func New(cfg Config) *Service {
 // tools.
 func (s *Service) Routes() []api.Route {
 	return []api.Route{
-		{Method: http.MethodPost, Path: "/webhook/inbound/:service_id/:token", Public: true, Handler: s.inbound},
-		{Method: http.MethodPost, Path: "/mapping/preview", Scope: "webhooks:read", Handler: s.preview},
-		{Method: http.MethodGet, Path: "/mapping/mappings", Scope: "webhooks:read", Handler: s.mappingStatus},
+		{Method: http.MethodPost, Path: "/webhook/inbound/:service_id/:token", Tenancy: api.Public, Handler: s.inbound},
+		{Method: http.MethodPost, Path: "/mapping/preview", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.preview},
+		{Method: http.MethodGet, Path: "/mapping/mappings", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.mappingStatus},
 	}
 }
 
@@ -175,7 +175,9 @@ func (s *Service) inbound(c *gin.Context) {
 			reject("unmappable", api.BadRequest("body", fmt.Sprintf("event %d of the request: %v", i, err)))
 			return
 		}
-		pub, err := s.cfg.Store.PublishEvent(c.Request.Context(), ev)
+		// The URL token is the provider's credential for this one
+		// connection: its events are its consumer's, nobody else's.
+		pub, err := s.cfg.Store.PublishEvent(c.Request.Context(), store.Consumer(conn.ConsumerID), ev)
 		if err != nil {
 			// Nothing of this event is stored; events before it are, and
 			// the provider's retry finds them deduplicated.

@@ -89,13 +89,13 @@ func newEnv(t testing.TB) *env {
 	sum := sha256.Sum256([]byte(token))
 	conn := &store.Connection{ConsumerID: "acme", ServiceID: "dversum", Status: store.ConnectionActive,
 		Credentials: map[string]string{plugins.CredentialSigningSecret: signing}, Token: token, TokenHash: sum[:]}
-	require.NoError(t, st.CreateConnection(t.Context(), conn))
+	require.NoError(t, st.CreateConnection(t.Context(), store.AllConsumers(), conn))
 
 	whsec, err := secret.NewWebhookSecret()
 	require.NoError(t, err)
 	sub := &store.Subscription{UnifiedAPI: "accounting", Status: store.StatusEnabled, DeliveryURL: "https://example.com/hook",
 		Events: []string{"accounting.invoice.updated"}, Secret: whsec}
-	require.NoError(t, st.CreateSubscription(t.Context(), sub))
+	require.NoError(t, st.CreateSubscription(t.Context(), store.AllConsumers(), sub))
 	return &env{t: t, st: st, conns: conns, handler: handler, conn: conn, secret: signing, sub: sub, metrics: metrics}
 }
 
@@ -130,7 +130,7 @@ func (e *env) inbound(body []byte, signingSecret string) response {
 
 func (e *env) events() []*eventRow {
 	e.t.Helper()
-	evs, err := e.st.ListEvents(e.t.Context(), store.EventFilter{}, store.Page{Limit: 200})
+	evs, err := e.st.ListEvents(e.t.Context(), store.AllConsumers(), store.EventFilter{}, store.Page{Limit: 200})
 	require.NoError(e.t, err)
 	out := make([]*eventRow, len(evs))
 	for i, ev := range evs {
@@ -181,7 +181,7 @@ func TestSignedWebhookBecomesUnifiedEventWithDeliveries(t *testing.T) {
 	assert.Contains(t, entity, "currency")
 
 	// The base-type subscription got a delivery in the same transaction.
-	ds, err := e.st.ListDeliveries(t.Context(), ev.ID)
+	ds, err := e.st.ListDeliveries(t.Context(), store.AllConsumers(), ev.ID)
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
 	assert.Equal(t, e.sub.ID, ds[0].SubscriptionID)
@@ -264,7 +264,7 @@ func TestDisabledConnectionRefusesWebhooks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.conn.Status = store.ConnectionDisabled
-	require.NoError(t, e.st.UpdateConnection(t.Context(), e.conn))
+	require.NoError(t, e.st.UpdateConnection(t.Context(), store.AllConsumers(), e.conn))
 	res := e.inbound(sample(t, "invoice.created"), e.secret)
 	assert.Equal(t, http.StatusNotFound, res.status)
 	assert.Empty(t, e.events())

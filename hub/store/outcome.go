@@ -13,26 +13,28 @@ import (
 
 // targetReader is what LoadRetryTarget reads through: a store's own reads.
 type targetReader interface {
-	GetDelivery(ctx context.Context, id string) (*Delivery, error)
-	GetEvent(ctx context.Context, id string) (*event.Event, error)
-	GetSubscription(ctx context.Context, id string) (*Subscription, error)
+	GetDelivery(ctx context.Context, sc Scope, id string) (*Delivery, error)
+	GetEvent(ctx context.Context, sc Scope, id string) (*event.Event, error)
+	GetSubscription(ctx context.Context, sc Scope, id string) (*Subscription, error)
 }
 
 // LoadRetryTarget is Deliveries.RetryTarget as every store answers it, from
 // three reads. The subscription is returned whatever its status, for the
 // worker to decide; if it was deleted, Target.Subscription is zero and the
-// delivery is cancelled.
+// delivery is cancelled. The worker acts for the hub, on a delivery id from
+// its own job, so it reads in every consumer's scope.
 func LoadRetryTarget(ctx context.Context, r targetReader, deliveryID string) (*event.Event, *Target, error) {
-	d, err := r.GetDelivery(ctx, deliveryID)
+	all := AllConsumers()
+	d, err := r.GetDelivery(ctx, all, deliveryID)
 	if err != nil {
 		return nil, nil, err
 	}
-	ev, err := r.GetEvent(ctx, d.EventID)
+	ev, err := r.GetEvent(ctx, all, d.EventID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading delivery %s: %w", deliveryID, err)
 	}
 	target := &Target{Delivery: *d}
-	sub, err := r.GetSubscription(ctx, d.SubscriptionID)
+	sub, err := r.GetSubscription(ctx, all, d.SubscriptionID)
 	switch {
 	case err == nil:
 		target.Subscription = *sub

@@ -62,6 +62,7 @@ type Store interface {
 	QueueStats(ctx context.Context) (QueueStats, error)
 
 	APIKeys
+	Sessions
 	Subscriptions
 	Events
 	Deliveries
@@ -161,23 +162,65 @@ type Page struct {
 // APIKey is a stored API key. The key itself is never stored: Hash is its
 // SHA-256, compared in constant time.
 type APIKey struct {
-	ID        string
-	Name      string
-	Hash      []byte
-	Scopes    []string
-	CreatedAt time.Time
-	RevokedAt *time.Time
+	ID     string
+	Name   string
+	Hash   []byte
+	Scopes []string
+	// ConsumerID binds the key to one consumer: it then acts only for that
+	// consumer's data and never holds admin. Empty: an application key.
+	ConsumerID string
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
 }
 
-// APIKeys persists API keys.
+// APIKeys persists API keys. Keys are the hub's own credentials, managed by
+// unbound admin keys only, so these calls take no consumer scope.
 type APIKeys interface {
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	GetAPIKey(ctx context.Context, id string) (*APIKey, error)
 	ListAPIKeys(ctx context.Context) ([]*APIKey, error)
+	// RevokeAPIKey marks an active key revoked and revokes the sessions it
+	// minted, in one transaction. An unknown or already revoked key is
+	// ErrNotFound.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 	// CountActiveAPIKeys counts keys not revoked; the first start creates an
 	// admin key when it is zero.
 	CountActiveAPIKeys(ctx context.Context) (int, error)
+}
+
+// Session is a consumer session: a short-lived credential an application
+// mints for one of its consumers (Apideck's vault session). Like an API key,
+// only the SHA-256 of its token is stored.
+type Session struct {
+	ID          string
+	Hash        []byte
+	ConsumerID  string
+	Scopes      []string
+	ParentKeyID string // the key that minted it; revoking that key ends it
+	// ParentHash is the SHA-256 of the parent key's hash: a session minted
+	// by SWITCHBOARD_API_KEY (never stored) ends when that variable changes.
+	ParentHash []byte
+	// Metadata is what the application sent with the session (consumer
+	// metadata, redirect URI, settings, theme), kept for the console.
+	Metadata  json.RawMessage
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// Sessions persists consumer sessions.
+type Sessions interface {
+	// CreateSession stores s; ErrOutOfScope unless sc matches s.ConsumerID.
+	CreateSession(ctx context.Context, sc Scope, s *Session) error
+	// GetSession loads a session by id to authenticate a request; it takes
+	// no scope because no caller is known yet.
+	GetSession(ctx context.Context, id string) (*Session, error)
+	// ListSessions lists the sessions in scope that are neither revoked nor
+	// expired at now, newest first.
+	ListSessions(ctx context.Context, sc Scope, now time.Time, p Page) ([]*Session, error)
+	// RevokeSession ends a session in scope; ErrNotFound if there is no such
+	// active session.
+	RevokeSession(ctx context.Context, sc Scope, id string, at time.Time) error
 }
 
 // Subscription statuses and reasons for being disabled.
@@ -222,20 +265,25 @@ func (s *Subscription) Subscriber() event.Subscriber {
 }
 
 // Subscriptions persists webhook subscriptions.
+// A consumer's scope reaches only subscriptions with its ConsumerID, never
+// application-wide ones (ConsumerID "").
 type Subscriptions interface {
-	CreateSubscription(ctx context.Context, s *Subscription) error
-	GetSubscription(ctx context.Context, id string) (*Subscription, error)
-	ListSubscriptions(ctx context.Context, p Page) ([]*Subscription, error)
+	// CreateSubscription stores s; ErrOutOfScope unless sc matches
+	// s.ConsumerID.
+	CreateSubscription(ctx context.Context, sc Scope, s *Subscription) error
+	GetSubscription(ctx context.Context, sc Scope, id string) (*Subscription, error)
+	ListSubscriptions(ctx context.Context, sc Scope, p Page) ([]*Subscription, error)
 	// UpdateSubscription writes the configuration of s (by s.ID): description,
 	// unified API, status, disabled reason, URL, events, consumer, retry
 	// schedule and secrets, and sets s.UpdatedAt. The health fields
 	// (fail_streak, ...) are RecordOutcomes' to write, so a concurrent
 	// delivery outcome is never overwritten by a stale read; they are reset
 	// only when the update re-enables a subscription, and s gets the stored
-	// values back.
-	UpdateSubscription(ctx context.Context, s *Subscription) error
+	// values back. The stored subscription must be in sc (else ErrNotFound)
+	// and so must s.ConsumerID (else ErrOutOfScope).
+	UpdateSubscription(ctx context.Context, sc Scope, s *Subscription) error
 	// DeleteSubscription removes it and cancels its pending deliveries.
-	DeleteSubscription(ctx context.Context, id string) error
+	DeleteSubscription(ctx context.Context, sc Scope, id string) error
 }
 
 // PublishResult tells what PublishEvent stored.
@@ -259,14 +307,17 @@ type Events interface {
 	// subscription and one job.Fanout (or, with a QueueConfig.Dispatcher that
 	// takes it, hands the deliveries to the dispatcher after the commit). A repeated non-empty DedupeKey stores
 	// nothing and returns the first event with Duplicate set, or
-	// ErrIdempotencyConflict if its RequestHash differs.
-	PublishEvent(ctx context.Context, ev *event.Event) (*PublishResult, error)
-	GetEvent(ctx context.Context, id string) (*event.Event, error)
-	ListEvents(ctx context.Context, f EventFilter, p Page) ([]*event.Event, error)
-	// Replay creates a new pending delivery of the event for every enabled
-	// subscription that matches it now (or only for subscriptionID, which
-	// must exist) plus one job.Fanout, and returns how many it created.
-	Replay(ctx context.Context, eventID, subscriptionID string) (int, error)
+	// ErrIdempotencyConflict if its RequestHash differs. ev.ConsumerID must
+	// be in sc (else ErrOutOfScope); the event then goes to every matching
+	// subscription, whoever owns it.
+	PublishEvent(ctx context.Context, sc Scope, ev *event.Event) (*PublishResult, error)
+	GetEvent(ctx context.Context, sc Scope, id string) (*event.Event, error)
+	ListEvents(ctx context.Context, sc Scope, f EventFilter, p Page) ([]*event.Event, error)
+	// Replay creates a new pending delivery of the event (which must be in
+	// sc) for every enabled subscription in sc that matches it now (or only
+	// for subscriptionID, which must exist in sc) plus one job.Fanout, and
+	// returns how many it created.
+	Replay(ctx context.Context, sc Scope, eventID, subscriptionID string) (int, error)
 }
 
 // Delivery statuses.
@@ -297,23 +348,27 @@ type Target struct {
 
 // Attempt is one HTTP try, as listed by GET /webhook/logs.
 type Attempt struct {
-	ID               string
-	DeliveryID       string
-	EventID          string
-	EventType        string
-	UnifiedAPI       string
-	SubscriptionID   string
-	ConsumerID       string
-	ServiceID        string
-	Endpoint         string
-	StatusCode       int // 0 when no response came
-	Success          bool
-	ExecutionAttempt int
-	Timestamp        time.Time
-	DurationMS       int64
-	ResponseBody     string // capped at 4 KiB by the caller
-	Error            string
-	RetryScheduled   bool
+	ID             string
+	DeliveryID     string
+	EventID        string
+	EventType      string
+	UnifiedAPI     string
+	SubscriptionID string
+	ConsumerID     string // the event's consumer
+	// SubscriptionConsumerID is the consumer of the subscription the try
+	// was for when it was made ("" for an application-wide one): a
+	// consumer's scope sees only the tries of its own subscriptions.
+	SubscriptionConsumerID string
+	ServiceID              string
+	Endpoint               string
+	StatusCode             int // 0 when no response came
+	Success                bool
+	ExecutionAttempt       int
+	Timestamp              time.Time
+	DurationMS             int64
+	ResponseBody           string // capped at 4 KiB by the caller
+	Error                  string
+	RetryScheduled         bool
 }
 
 // Outcome is what a worker learned about one delivery: the tries it made and
@@ -385,7 +440,9 @@ type AttemptFilter struct {
 	EventID        string
 }
 
-// Deliveries persists deliveries and their attempt log.
+// Deliveries persists deliveries and their attempt log. FanoutTargets,
+// RetryTarget and RecordOutcomes are the queue workers' calls: they act for
+// the hub on ids taken from its own jobs and take no scope.
 type Deliveries interface {
 	// FanoutTargets returns the event and its pending deliveries that have
 	// had no try yet, with their (enabled) subscriptions.
@@ -398,9 +455,13 @@ type Deliveries interface {
 	// increments it, sets fail_streak_started_at if unset and
 	// last_failed_at), disabling, and one job.Retry per pending outcome.
 	RecordOutcomes(ctx context.Context, outcomes []Outcome) error
-	GetDelivery(ctx context.Context, id string) (*Delivery, error)
-	ListDeliveries(ctx context.Context, eventID string) ([]*Delivery, error)
-	ListAttempts(ctx context.Context, f AttemptFilter, p Page) ([]*Attempt, error)
+	// GetDelivery and ListDeliveries see, in a consumer's scope, only the
+	// deliveries to that consumer's subscriptions.
+	GetDelivery(ctx context.Context, sc Scope, id string) (*Delivery, error)
+	ListDeliveries(ctx context.Context, sc Scope, eventID string) ([]*Delivery, error)
+	// ListAttempts sees, in a consumer's scope, only the tries of that
+	// consumer's subscriptions (Attempt.SubscriptionConsumerID).
+	ListAttempts(ctx context.Context, sc Scope, f AttemptFilter, p Page) ([]*Attempt, error)
 }
 
 // Connection statuses.
@@ -434,22 +495,24 @@ type Connection struct {
 	UpdatedAt     time.Time
 }
 
-// Connections persists vault connections. Reads and deletes by id are
-// scoped to a consumer: one consumer never sees another's connection.
+// Connections persists vault connections. Every call but the inbound token
+// lookup is scoped: one consumer never sees another's connection.
 type Connections interface {
-	CreateConnection(ctx context.Context, c *Connection) error
-	GetConnection(ctx context.Context, consumerID, id string) (*Connection, error)
-	// ConnectionByID ignores the consumer: only for operator tools that
-	// hold the store itself, never for API requests.
-	ConnectionByID(ctx context.Context, id string) (*Connection, error)
+	// CreateConnection stores c; ErrOutOfScope unless sc matches
+	// c.ConsumerID.
+	CreateConnection(ctx context.Context, sc Scope, c *Connection) error
+	GetConnection(ctx context.Context, sc Scope, id string) (*Connection, error)
 	// ConnectionByToken finds the connection of an inbound request by the
 	// SHA-256 of its URL token and its service id; ErrNotFound otherwise.
+	// It takes no scope: the token is the provider's credential.
 	ConnectionByToken(ctx context.Context, serviceID string, tokenHash []byte) (*Connection, error)
-	ListConnections(ctx context.Context, consumerID string, p Page) ([]*Connection, error)
-	// UpdateConnection writes status, settings, credentials and
-	// registrations (by ID and ConsumerID) and sets UpdatedAt.
-	UpdateConnection(ctx context.Context, c *Connection) error
-	DeleteConnection(ctx context.Context, consumerID, id string) error
+	ListConnections(ctx context.Context, sc Scope, p Page) ([]*Connection, error)
+	// UpdateConnection writes status, settings, credentials, registrations
+	// and the inbound token (TokenHash and Token) of the connection c.ID,
+	// which must be in sc, and sets UpdatedAt. The consumer and service
+	// never change.
+	UpdateConnection(ctx context.Context, sc Scope, c *Connection) error
+	DeleteConnection(ctx context.Context, sc Scope, id string) error
 }
 
 // Sealer encrypts secrets before they reach the database; *secret.Box is the

@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/apikey"
 	"github.com/switchboardhq/switchboard/hub/secret"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins"
@@ -69,7 +69,10 @@ func (s *Service) view(c *gin.Context, conn *store.Connection) connectionView {
 	if len(v.Settings) == 0 {
 		v.Settings = json.RawMessage(`{}`)
 	}
-	if conn.Token != "" {
+	// The URL's token is the provider's credential (for providers that do
+	// not sign, the only one): only a caller that may manage the
+	// consumer's connections sees it, never a read-only one.
+	if conn.Token != "" && api.Principal(c).Allows(apikey.ScopeConnectionsWrite) {
 		u := s.webhookURL(c, conn.ServiceID, conn.Token)
 		v.WebhookURL = &u
 	}
@@ -97,20 +100,8 @@ type updateRequest struct {
 	Status      *string         `json:"status"`
 }
 
-// consumerID reads the consumer a /vault request acts for.
-func consumerID(c *gin.Context) (string, error) {
-	v := strings.TrimSpace(c.GetHeader(ConsumerHeader))
-	switch {
-	case v == "":
-		return "", api.BadRequest(ConsumerHeader, "header is required: name the consumer this request acts for")
-	case len(v) > maxConsumerID:
-		return "", api.BadRequest(ConsumerHeader, fmt.Sprintf("must be at most %d characters", maxConsumerID))
-	}
-	return v, nil
-}
-
 func (s *Service) createConnection(c *gin.Context) {
-	consumer, err := consumerID(c)
+	consumer, scope, err := api.VaultConsumer(c)
 	if err != nil {
 		api.WriteError(c, err)
 		return
@@ -146,6 +137,10 @@ func (s *Service) createConnection(c *gin.Context) {
 		api.WriteError(c, err)
 		return
 	}
+	if err := checkOperatorSettings(c, info.Description, nil, settings); err != nil {
+		api.WriteError(c, err)
+		return
+	}
 	generated, err := ensureSigningSecret(info.Description, creds)
 	if err != nil {
 		api.WriteError(c, err)
@@ -161,12 +156,11 @@ func (s *Service) createConnection(c *gin.Context) {
 		return
 	}
 
-	token, err := secret.Token(tokenBytes)
+	token, hash, err := newToken()
 	if err != nil {
 		api.WriteError(c, err)
 		return
 	}
-	hash := sha256.Sum256([]byte(token))
 	conn := &store.Connection{
 		ID:          store.NewID(),
 		ConsumerID:  consumer,
@@ -174,7 +168,7 @@ func (s *Service) createConnection(c *gin.Context) {
 		Status:      store.ConnectionActive,
 		Settings:    compact(fields[fieldSettings]),
 		Credentials: plain,
-		TokenHash:   hash[:],
+		TokenHash:   hash,
 		Token:       token,
 		CreatedAt:   s.now(),
 	}
@@ -192,7 +186,7 @@ func (s *Service) createConnection(c *gin.Context) {
 		res = &plugins.SubscribeResult{}
 	}
 	conn.Registrations = encodeState(res.Registered, res.State)
-	if err := s.store.CreateConnection(ctx, conn); err != nil {
+	if err := s.store.CreateConnection(ctx, scope, conn); err != nil {
 		// The provider has a registration for a connection that does not
 		// exist: take it back before answering.
 		s.undo(ctx, conn, conn.Registrations)
@@ -212,14 +206,14 @@ func (s *Service) createConnection(c *gin.Context) {
 }
 
 func (s *Service) listConnections(c *gin.Context) {
-	consumer, err := consumerID(c)
+	consumer, scope, err := api.VaultConsumer(c)
 	if err != nil {
 		api.WriteError(c, err)
 		return
 	}
 	ctx := c.Request.Context()
 	api.RespondPage(c, s.publicURL, "connections", func(p store.Page) ([]connectionView, error) {
-		conns, err := s.store.ListConnections(ctx, consumer, p)
+		conns, err := s.store.ListConnections(ctx, scope, p)
 		if err != nil {
 			return nil, fmt.Errorf("listing connections of consumer %s: %w", consumer, err)
 		}
@@ -234,12 +228,12 @@ func (s *Service) listConnections(c *gin.Context) {
 // load reads one of the consumer's connections; another consumer's is not
 // found, exactly like one that does not exist.
 func (s *Service) load(c *gin.Context) (*store.Connection, error) {
-	consumer, err := consumerID(c)
+	_, scope, err := api.VaultConsumer(c)
 	if err != nil {
 		return nil, err
 	}
 	id := c.Param("id")
-	conn, err := s.store.GetConnection(c.Request.Context(), consumer, id)
+	conn, err := s.store.GetConnection(c.Request.Context(), scope, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, api.NotFound("connection", id)
 	}
@@ -265,7 +259,8 @@ func (s *Service) getConnection(c *gin.Context) {
 // at the provider again: the new registration is made before the old one is
 // removed, so no webhook is missed in between.
 func (s *Service) updateConnection(c *gin.Context) {
-	if _, err := consumerID(c); err != nil {
+	_, scope, err := api.VaultConsumer(c)
+	if err != nil {
 		api.WriteError(c, err)
 		return
 	}
@@ -309,6 +304,11 @@ func (s *Service) updateConnection(c *gin.Context) {
 		}
 		settings, err := parseObject(fieldSettings, rawSettings)
 		if err != nil {
+			api.WriteError(c, err)
+			return
+		}
+		stored, _ := parseObject(fieldSettings, conn.Settings)
+		if err := checkOperatorSettings(c, info.Description, stored, settings); err != nil {
 			api.WriteError(c, err)
 			return
 		}
@@ -371,7 +371,7 @@ func (s *Service) updateConnection(c *gin.Context) {
 		}
 		conn.Registrations = encodeState(res.Registered, res.State)
 	}
-	if err := s.store.UpdateConnection(ctx, conn); err != nil {
+	if err := s.store.UpdateConnection(ctx, scope, conn); err != nil {
 		if settingsChanged {
 			s.undo(ctx, conn, conn.Registrations)
 		}
@@ -443,7 +443,7 @@ func (s *Service) deleteConnection(c *gin.Context) {
 			return
 		}
 	}
-	if err := s.store.DeleteConnection(ctx, conn.ConsumerID, conn.ID); err != nil {
+	if err := s.store.DeleteConnection(ctx, store.Consumer(conn.ConsumerID), conn.ID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = api.NotFound("connection", conn.ID)
 		}

@@ -71,22 +71,23 @@ type Connectors interface {
 	Unsubscribe(ctx context.Context, serviceID string, req *plugins.UnsubscribeRequest) error
 }
 
-// ConsumerHeader names the consumer a /vault request acts for. Every
-// connection belongs to exactly one consumer and is invisible to others.
-const ConsumerHeader = "x-consumer-id"
+// ConsumerHeader names the consumer a /vault request of an unbound key acts
+// for. Every connection belongs to exactly one consumer and is invisible to
+// others.
+const ConsumerHeader = api.ConsumerHeader
 
 // DefaultCallTimeout bounds one Subscribe or Unsubscribe, including the
 // store write that follows it, when Config.CallTimeout is zero.
 const DefaultCallTimeout = 60 * time.Second
 
 // Store is the part of the hub's store the vault uses; store.Store
-// satisfies it. Every read and delete is scoped to a consumer.
+// satisfies it. Every call is scoped to the request's consumer.
 type Store interface {
-	CreateConnection(ctx context.Context, c *store.Connection) error
-	GetConnection(ctx context.Context, consumerID, id string) (*store.Connection, error)
-	ListConnections(ctx context.Context, consumerID string, p store.Page) ([]*store.Connection, error)
-	UpdateConnection(ctx context.Context, c *store.Connection) error
-	DeleteConnection(ctx context.Context, consumerID, id string) error
+	CreateConnection(ctx context.Context, sc store.Scope, c *store.Connection) error
+	GetConnection(ctx context.Context, sc store.Scope, id string) (*store.Connection, error)
+	ListConnections(ctx context.Context, sc store.Scope, p store.Page) ([]*store.Connection, error)
+	UpdateConnection(ctx context.Context, sc store.Scope, c *store.Connection) error
+	DeleteConnection(ctx context.Context, sc store.Scope, id string) error
 }
 
 // Config wires the vault to the rest of the hub. Store and Connectors are
@@ -165,13 +166,14 @@ func New(cfg Config) *Service {
 func (s *Service) Routes() []api.Route {
 	read, write := apikey.ScopeWebhooksRead, apikey.ScopeConnectionsWrite
 	return []api.Route{
-		{Method: http.MethodGet, Path: "/connector/connectors", Scope: read, Handler: s.listConnectors},
-		{Method: http.MethodGet, Path: "/connector/connectors/:id", Scope: read, Handler: s.getConnector},
-		{Method: http.MethodPost, Path: "/vault/connections", Scope: write, Handler: s.createConnection},
-		{Method: http.MethodGet, Path: "/vault/connections", Scope: read, Handler: s.listConnections},
-		{Method: http.MethodGet, Path: "/vault/connections/:id", Scope: read, Handler: s.getConnection},
-		{Method: http.MethodPatch, Path: "/vault/connections/:id", Scope: write, Handler: s.updateConnection},
-		{Method: http.MethodDelete, Path: "/vault/connections/:id", Scope: write, Handler: s.deleteConnection},
+		{Method: http.MethodGet, Path: "/connector/connectors", Scope: read, Tenancy: api.Shared, Handler: s.listConnectors},
+		{Method: http.MethodGet, Path: "/connector/connectors/:id", Scope: read, Tenancy: api.Shared, Handler: s.getConnector},
+		{Method: http.MethodPost, Path: "/vault/connections", Scope: write, Tenancy: api.Scoped, Handler: s.createConnection},
+		{Method: http.MethodGet, Path: "/vault/connections", Scope: read, Tenancy: api.Scoped, Handler: s.listConnections},
+		{Method: http.MethodGet, Path: "/vault/connections/:id", Scope: read, Tenancy: api.Scoped, Handler: s.getConnection},
+		{Method: http.MethodPatch, Path: "/vault/connections/:id", Scope: write, Tenancy: api.Scoped, Handler: s.updateConnection},
+		{Method: http.MethodDelete, Path: "/vault/connections/:id", Scope: write, Tenancy: api.Scoped, Handler: s.deleteConnection},
+		{Method: http.MethodPost, Path: "/vault/connections/:id/rotate-token", Scope: write, Tenancy: api.Scoped, Handler: s.rotateToken},
 	}
 }
 

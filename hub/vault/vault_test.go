@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/hub/api"
 	"github.com/switchboardhq/switchboard/hub/api/apitest"
 	"github.com/switchboardhq/switchboard/hub/apikey"
 	"github.com/switchboardhq/switchboard/hub/store"
@@ -49,7 +50,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 	var routes, documented, served []string
 	for _, r := range h.vault.Routes() {
 		routes = append(routes, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
-		assert.False(t, r.Public, "%s %s needs an API key", r.Method, r.Path)
+		assert.NotEqual(t, api.Public, r.Tenancy, "%s %s needs an API key", r.Method, r.Path)
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -182,7 +183,7 @@ func TestCreateManagedConnection(t *testing.T) {
 	assert.Equal(t, map[string]string{"api_key": apiKey, "api_env": "sandbox"}, subs[0].Connection.Credentials)
 	assert.JSONEq(t, `{"base_url":"https://provider.example.com/v1","event_types":["invoice.created"]}`, string(subs[0].Connection.Settings))
 
-	conn, err := h.store.GetConnection(context.Background(), acme, id)
+	conn, err := h.store.GetConnection(context.Background(), store.Consumer(acme), id)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"hook_id":"hook-1"}`, string(conn.Registrations), "JSON state is stored as is")
 	h.requireNowhere([]string{apiKey})
@@ -229,7 +230,7 @@ func TestScopes(t *testing.T) {
 
 func createKey(t *testing.T, h *hub, scopes ...string) string {
 	t.Helper()
-	plain, k, err := apikey.Generate("test", scopes)
+	plain, k, err := apikey.Generate("test", scopes, "")
 	require.NoError(t, err)
 	require.NoError(t, h.store.CreateAPIKey(context.Background(), k))
 	return plain
@@ -326,7 +327,7 @@ func TestProviderRefusesRegistration(t *testing.T) {
 	assert.NotContains(t, string(res.Body), apiKey)
 
 	assert.Empty(t, h.get(acme, "/vault/connections").List(), "nothing half-made is left")
-	conns, err := h.store.ListConnections(context.Background(), acme, store.Page{})
+	conns, err := h.store.ListConnections(context.Background(), store.Consumer(acme), store.Page{})
 	require.NoError(t, err)
 	assert.Empty(t, conns)
 	h.requireNowhere([]string{apiKey})
@@ -453,7 +454,7 @@ func TestUpdateConnection(t *testing.T) {
 	newKey := "key_rotated_77aa66bb"
 	res = h.patch(acme, path, map[string]any{"credentials": map[string]any{"api_key": newKey, "api_env": nil}})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	conn, err := h.store.GetConnection(context.Background(), acme, id)
+	conn, err := h.store.GetConnection(context.Background(), store.Consumer(acme), id)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"api_key": newKey}, conn.Credentials)
 	assert.Len(t, h.managed.subscribed(), 1, "credentials alone are not registered again")
@@ -476,7 +477,7 @@ func TestUpdateConnection(t *testing.T) {
 	assert.JSONEq(t, `{"hook_id":"hook-1"}`, string(unsubs[0].State), "the previous registration is removed")
 	assert.JSONEq(t, `{"base_url":"https://provider.example.com/v1","event_types":["invoice.created"]}`, string(unsubs[0].Connection.Settings),
 		"where it was registered")
-	conn, err = h.store.GetConnection(context.Background(), acme, id)
+	conn, err = h.store.GetConnection(context.Background(), store.Consumer(acme), id)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"hook_id":"hook-2"}`, string(conn.Registrations))
 
@@ -551,7 +552,7 @@ func TestRegistrationsEncoding(t *testing.T) {
 	} {
 		h.managed.set(func(m *managed) { m.state = state })
 		id := h.create(acme, managedBody()).Str("data", "id")
-		conn, err := h.store.GetConnection(context.Background(), acme, id)
+		conn, err := h.store.GetConnection(context.Background(), store.Consumer(acme), id)
 		require.NoError(t, err)
 		require.True(t, json.Valid(conn.Registrations), "%s", conn.Registrations)
 		require.Equal(t, http.StatusOK, h.del(acme, "/vault/connections/"+id).Status)

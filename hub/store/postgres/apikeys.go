@@ -11,11 +11,11 @@ import (
 	"github.com/switchboardhq/switchboard/hub/store"
 )
 
-const apiKeyColumns = `id, name, hash, scopes, created_at, revoked_at`
+const apiKeyColumns = `id, name, hash, scopes, created_at, revoked_at, consumer_id`
 
 func scanAPIKey(row scanner) (*store.APIKey, error) {
 	var k store.APIKey
-	if err := row.Scan(&k.ID, &k.Name, &k.Hash, &k.Scopes, &k.CreatedAt, &k.RevokedAt); err != nil {
+	if err := row.Scan(&k.ID, &k.Name, &k.Hash, &k.Scopes, &k.CreatedAt, &k.RevokedAt, &k.ConsumerID); err != nil {
 		return nil, err
 	}
 	if len(k.Scopes) == 0 {
@@ -43,8 +43,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 	if scopes == nil {
 		scopes = []string{} // the column is never NULL
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.Name, k.Hash, scopes, k.CreatedAt, k.RevokedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		k.ID, k.Name, k.Hash, scopes, k.CreatedAt, k.RevokedAt, k.ConsumerID)
 	if err != nil {
 		return fmt.Errorf("inserting API key %s: %w", k.ID, unavailable(err))
 	}
@@ -73,15 +73,18 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]*store.APIKey, error) {
 	return out, nil
 }
 
-// RevokeAPIKey marks a key revoked at at. Revoking a revoked key keeps the
-// first revocation time.
+// RevokeAPIKey marks an active key revoked at at and revokes the sessions
+// it minted, in one statement. An unknown or already revoked key is not
+// found.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
 	var found int
 	err := s.pool.QueryRow(ctx, `
-		UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 RETURNING 1`,
+		WITH k AS (UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING id),
+		     s AS (UPDATE sessions SET revoked_at = $1 WHERE parent_key_id IN (SELECT id FROM k) AND revoked_at IS NULL)
+		SELECT count(*) FROM k`,
 		store.Time(at), id).Scan(&found)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound("API key", id)
+	if err == nil && found == 0 {
+		return notFound("active API key", id)
 	}
 	if err != nil {
 		return fmt.Errorf("revoking API key %s: %w", id, unavailable(err))

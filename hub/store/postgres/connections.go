@@ -56,7 +56,10 @@ func (s *Store) openConnection(c *sealedConnection) (*store.Connection, error) {
 // Settings with {}. A consumer, a service and a token hash are required: an
 // empty consumer would make the connection visible to every caller that
 // forgot to pass one. A token hash already in use fails.
-func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error {
+func (s *Store) CreateConnection(ctx context.Context, sc store.Scope, c *store.Connection) error {
+	if err := store.CheckScope(sc, "creating a connection", c.ConsumerID); err != nil {
+		return err
+	}
 	switch {
 	case c.ConsumerID == "":
 		return errors.New("creating connection: no consumer id")
@@ -91,20 +94,11 @@ func (s *Store) CreateConnection(ctx context.Context, c *store.Connection) error
 	return nil
 }
 
-// GetConnection loads one of consumerID's connections with its credentials
-// opened; another consumer's connection is not found.
-func (s *Store) GetConnection(ctx context.Context, consumerID, id string) (*store.Connection, error) {
-	return s.connection(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1 AND consumer_id = $2`, id, consumerID)
-}
-
-// ConnectionByID loads a connection whatever its consumer, for operator
-// tools that hold the store itself (send-test-event).
-func (s *Store) ConnectionByID(ctx context.Context, id string) (*store.Connection, error) {
-	return s.connection(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1`, id)
-}
-
-func (s *Store) connection(ctx context.Context, query, id string, args ...any) (*store.Connection, error) {
-	sealed, err := scanConnection(s.pool.QueryRow(ctx, query, append([]any{id}, args...)...))
+// GetConnection loads a connection in sc with its credentials opened;
+// another consumer's connection is not found.
+func (s *Store) GetConnection(ctx context.Context, sc store.Scope, id string) (*store.Connection, error) {
+	w := byID(id, "consumer_id", sc)
+	sealed, err := scanConnection(s.pool.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections`+w.Clause(), w.Args()...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("connection", id)
 	}
@@ -135,15 +129,14 @@ func (s *Store) ConnectionByToken(ctx context.Context, serviceID string, tokenHa
 	return s.openConnection(sealed)
 }
 
-// ListConnections lists consumerID's connections newest first.
-func (s *Store) ListConnections(ctx context.Context, consumerID string, p store.Page) ([]*store.Connection, error) {
-	var w where
-	// Not w.eq: an empty consumer id must match nothing, not everything.
-	w.add("consumer_id", "=", consumerID)
-	query, args, reverse := w.page(`SELECT `+connectionColumns+` FROM connections`, p)
+// ListConnections lists the connections in sc newest first.
+func (s *Store) ListConnections(ctx context.Context, sc store.Scope, p store.Page) ([]*store.Connection, error) {
+	w := newWhere()
+	w.Scope("consumer_id", sc)
+	query, args, reverse := w.Page(`SELECT `+connectionColumns+` FROM connections`, p)
 	sealed, err := queryAll(ctx, s.pool, scanConnection, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing connections of consumer %s: %w", consumerID, unavailable(err))
+		return nil, fmt.Errorf("listing connections of %s: %w", sc, unavailable(err))
 	}
 	out := make([]*store.Connection, 0, len(sealed))
 	for _, c := range sealed {
@@ -153,24 +146,35 @@ func (s *Store) ListConnections(ctx context.Context, consumerID string, p store.
 		}
 		out = append(out, opened)
 	}
-	return ordered(out, reverse), nil
+	return store.Ordered(out, reverse), nil
 }
 
-// UpdateConnection writes c's status, settings, credentials and
-// registrations, sets c.UpdatedAt and gives c the stored CreatedAt. The
-// consumer, service and token hash never change.
-func (s *Store) UpdateConnection(ctx context.Context, c *store.Connection) error {
+// UpdateConnection writes c's status, settings, credentials, registrations
+// and inbound token, sets c.UpdatedAt and gives c the stored CreatedAt,
+// consumer and service, which never change.
+func (s *Store) UpdateConnection(ctx context.Context, sc store.Scope, c *store.Connection) error {
+	if len(c.TokenHash) == 0 {
+		return fmt.Errorf("updating connection %s: no token hash", c.ID)
+	}
 	c.UpdatedAt = store.Now()
 	settings, credentials, registrations, err := store.ConnectionColumns(s.sealer, c)
 	if err != nil {
 		return err
 	}
+	token, err := store.SealString(s.sealer, c.Token)
+	if err != nil {
+		return fmt.Errorf("sealing inbound token of connection %s: %w", c.ID, err)
+	}
+	scope := newWhereAfter(8)
+	scope.Scope("consumer_id", sc)
 	err = s.pool.QueryRow(ctx, `UPDATE connections SET
-		status = $1, settings = $2, credentials_sealed = $3, registrations = $4, updated_at = $5
-		WHERE id = $6 AND consumer_id = $7
-		RETURNING created_at`,
-		c.Status, settings, credentials, registrations, c.UpdatedAt, c.ID, c.ConsumerID,
-	).Scan(&c.CreatedAt)
+		status = $1, settings = $2, credentials_sealed = $3, registrations = $4, updated_at = $5,
+		token_hash = $6, token_sealed = $7
+		WHERE id = $8`+scope.And()+`
+		RETURNING created_at, consumer_id, service_id`,
+		append([]any{c.Status, settings, credentials, registrations, c.UpdatedAt, c.TokenHash, token, c.ID},
+			scope.Args()...)...,
+	).Scan(&c.CreatedAt, &c.ConsumerID, &c.ServiceID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notFound("connection", c.ID)
 	}
@@ -181,10 +185,11 @@ func (s *Store) UpdateConnection(ctx context.Context, c *store.Connection) error
 	return nil
 }
 
-// DeleteConnection removes one of consumerID's connections; its inbound
-// token stops working at once. Events it produced stay.
-func (s *Store) DeleteConnection(ctx context.Context, consumerID, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM connections WHERE id = $1 AND consumer_id = $2`, id, consumerID)
+// DeleteConnection removes a connection in sc; its inbound token stops
+// working at once. Events it produced stay.
+func (s *Store) DeleteConnection(ctx context.Context, sc store.Scope, id string) error {
+	where := byID(id, "consumer_id", sc)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM connections`+where.Clause(), where.Args()...)
 	if err != nil {
 		return fmt.Errorf("deleting connection %s: %w", id, unavailable(err))
 	}

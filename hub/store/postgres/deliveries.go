@@ -62,7 +62,7 @@ type target struct {
 // try, until the sweep releases them). Secrets are opened once per
 // subscription, after the rows are read.
 func (s *Store) FanoutTargets(ctx context.Context, eventID string) (*event.Event, []*store.Target, error) {
-	ev, err := s.GetEvent(ctx, eventID)
+	ev, err := s.GetEvent(ctx, store.AllConsumers(), eventID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -471,11 +471,11 @@ func cancelPending(ctx context.Context, w *writeTx, subID string, now time.Time)
 }
 
 const insertAttemptSQL = `INSERT INTO attempts (` + attemptColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
 const attemptColumns = `id, delivery_id, event_id, event_type, unified_api, subscription_id, consumer_id,
 	service_id, endpoint, status_code, success, execution_attempt, timestamp, duration_ms,
-	response_body, error, retry_scheduled`
+	response_body, error, retry_scheduled, subscription_consumer_id`
 
 // attemptArgs returns an attempt's column values. PostgreSQL's text refuses
 // NUL bytes, which an endpoint's answer may hold (the body is valid UTF-8,
@@ -485,7 +485,7 @@ const attemptColumns = `id, delivery_id, event_id, event_type, unified_api, subs
 func attemptArgs(a *store.Attempt) []any {
 	return []any{a.ID, a.DeliveryID, a.EventID, a.EventType, a.UnifiedAPI, a.SubscriptionID, a.ConsumerID,
 		a.ServiceID, a.Endpoint, a.StatusCode, a.Success, a.ExecutionAttempt, a.Timestamp, a.DurationMS,
-		withoutNUL(a.ResponseBody), withoutNUL(a.Error), a.RetryScheduled}
+		withoutNUL(a.ResponseBody), withoutNUL(a.Error), a.RetryScheduled, a.SubscriptionConsumerID}
 }
 
 func withoutNUL(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
@@ -494,7 +494,7 @@ func scanAttempt(row scanner) (*store.Attempt, error) {
 	var a store.Attempt
 	err := row.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.EventType, &a.UnifiedAPI, &a.SubscriptionID, &a.ConsumerID,
 		&a.ServiceID, &a.Endpoint, &a.StatusCode, &a.Success, &a.ExecutionAttempt, &a.Timestamp, &a.DurationMS,
-		&a.ResponseBody, &a.Error, &a.RetryScheduled)
+		&a.ResponseBody, &a.Error, &a.RetryScheduled, &a.SubscriptionConsumerID)
 	if err != nil {
 		return nil, err
 	}
@@ -502,9 +502,12 @@ func scanAttempt(row scanner) (*store.Attempt, error) {
 	return &a, nil
 }
 
-// GetDelivery loads one delivery.
-func (s *Store) GetDelivery(ctx context.Context, id string) (*store.Delivery, error) {
-	d, err := scanDelivery(s.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = $1`, id))
+// GetDelivery loads one delivery in sc.
+func (s *Store) GetDelivery(ctx context.Context, sc store.Scope, id string) (*store.Delivery, error) {
+	w := newWhere()
+	w.Add("id", "=", id)
+	w.ScopeVia(store.DeliveryScope, sc)
+	d, err := scanDelivery(s.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries`+w.Clause(), w.Args()...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("delivery", id)
 	}
@@ -516,9 +519,12 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*store.Delivery, er
 
 // ListDeliveries lists an event's deliveries, newest first; none for an
 // unknown event.
-func (s *Store) ListDeliveries(ctx context.Context, eventID string) ([]*store.Delivery, error) {
+func (s *Store) ListDeliveries(ctx context.Context, sc store.Scope, eventID string) ([]*store.Delivery, error) {
+	w := newWhere()
+	w.Add("event_id", "=", eventID)
+	w.ScopeVia(store.DeliveryScope, sc)
 	out, err := queryAll(ctx, s.pool, scanDelivery,
-		`SELECT `+deliveryColumns+` FROM deliveries WHERE event_id = $1 ORDER BY id DESC`, eventID)
+		`SELECT `+deliveryColumns+` FROM deliveries`+w.Clause()+` ORDER BY id DESC`, w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("listing deliveries of event %s: %w", eventID, unavailable(err))
 	}
@@ -526,20 +532,21 @@ func (s *Store) ListDeliveries(ctx context.Context, eventID string) ([]*store.De
 }
 
 // ListAttempts lists the attempt log newest first.
-func (s *Store) ListAttempts(ctx context.Context, f store.AttemptFilter, p store.Page) ([]*store.Attempt, error) {
-	var w where
-	w.eq("event_type", f.EventType)
-	w.eq("consumer_id", f.ConsumerID)
-	w.eq("service_id", f.ServiceID)
-	w.eq("subscription_id", f.SubscriptionID)
-	w.eq("event_id", f.EventID)
+func (s *Store) ListAttempts(ctx context.Context, sc store.Scope, f store.AttemptFilter, p store.Page) ([]*store.Attempt, error) {
+	w := newWhere()
+	w.Scope("subscription_consumer_id", sc)
+	w.Eq("event_type", f.EventType)
+	w.Eq("consumer_id", f.ConsumerID)
+	w.Eq("service_id", f.ServiceID)
+	w.Eq("subscription_id", f.SubscriptionID)
+	w.Eq("event_id", f.EventID)
 	if f.Success != nil {
-		w.add("success", "=", *f.Success)
+		w.Add("success", "=", *f.Success)
 	}
-	query, args, reverse := w.page(`SELECT `+attemptColumns+` FROM attempts`, p)
+	query, args, reverse := w.Page(`SELECT `+attemptColumns+` FROM attempts`, p)
 	out, err := queryAll(ctx, s.pool, scanAttempt, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing attempts: %w", unavailable(err))
 	}
-	return ordered(out, reverse), nil
+	return store.Ordered(out, reverse), nil
 }

@@ -88,7 +88,10 @@ func newPublishCombiner(s *Store) *combiner[*publishReq] {
 // subscription and, unless this node's dispatcher takes its first try, one
 // job.Fanout, in one transaction shared with concurrent publishes (see
 // combiner).
-func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.PublishResult, error) {
+func (s *Store) PublishEvent(ctx context.Context, sc store.Scope, ev *event.Event) (*store.PublishResult, error) {
+	if err := store.CheckScope(sc, "publishing an event", ev.ConsumerID); err != nil {
+		return nil, err
+	}
 	if _, err := s.queue(); err != nil {
 		return nil, err
 	}
@@ -392,9 +395,10 @@ func insertDeliveries(ctx context.Context, w *writeTx, want []newDelivery, now t
 	return deliveryOf, nil
 }
 
-// GetEvent loads one event.
-func (s *Store) GetEvent(ctx context.Context, id string) (*event.Event, error) {
-	ev, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, id))
+// GetEvent loads one event in sc.
+func (s *Store) GetEvent(ctx context.Context, sc store.Scope, id string) (*event.Event, error) {
+	w := byID(id, "consumer_id", sc)
+	ev, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events`+w.Clause(), w.Args()...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("event", id)
 	}
@@ -404,18 +408,19 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*event.Event, error) {
 	return ev, nil
 }
 
-// ListEvents lists events newest first.
-func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]*event.Event, error) {
-	var w where
-	w.eq("event_type", f.EventType)
-	w.eq("consumer_id", f.ConsumerID)
-	w.eq("service_id", f.ServiceID)
-	query, args, reverse := w.page(`SELECT `+eventColumns+` FROM events`, p)
+// ListEvents lists the events in sc newest first.
+func (s *Store) ListEvents(ctx context.Context, sc store.Scope, f store.EventFilter, p store.Page) ([]*event.Event, error) {
+	w := newWhere()
+	w.Scope("consumer_id", sc)
+	w.Eq("event_type", f.EventType)
+	w.Eq("consumer_id", f.ConsumerID)
+	w.Eq("service_id", f.ServiceID)
+	query, args, reverse := w.Page(`SELECT `+eventColumns+` FROM events`, p)
 	out, err := queryAll(ctx, s.pool, scanEvent, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing events: %w", unavailable(err))
 	}
-	return ordered(out, reverse), nil
+	return store.Ordered(out, reverse), nil
 }
 
 // Replay creates new pending deliveries of a stored event. With a
@@ -423,14 +428,16 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Pag
 // only if it is enabled and matches the event: replay repeats a delivery, it
 // does not send a subscription events it never asked for. The subscriptions'
 // gates are held as PublishEvent holds them.
-func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int, error) {
+func (s *Store) Replay(ctx context.Context, sc store.Scope, eventID, subscriptionID string) (int, error) {
 	if _, err := s.queue(); err != nil {
 		return 0, err
 	}
 	now := store.Now()
 	var n int
+	evWhere := byID(eventID, "consumer_id", sc)
+	subWhere := byID(subscriptionID, "consumer_id", sc)
 	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
-		ev, err := scanEvent(w.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, eventID))
+		ev, err := scanEvent(w.QueryRow(ctx, `SELECT `+eventColumns+` FROM events`+evWhere.Clause(), evWhere.Args()...))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("event", eventID)
 		}
@@ -443,7 +450,7 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 			if err != nil {
 				return err
 			}
-			for _, sub := range candidates {
+			for _, sub := range store.InScope(sc, candidates) {
 				if sub.Subscriber().Matches(ev) {
 					want = append(want, newDelivery{eventID: eventID, subID: sub.ID})
 				}
@@ -453,8 +460,8 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 				sub    event.Subscriber
 				status string
 			)
-			err := w.QueryRow(ctx, `SELECT unified_api, events, consumer_id, status FROM subscriptions WHERE id = $1`,
-				subscriptionID).Scan(&sub.UnifiedAPI, &sub.Events, &sub.ConsumerID, &status)
+			err := w.QueryRow(ctx, `SELECT unified_api, events, consumer_id, status FROM subscriptions`+subWhere.Clause(),
+				subWhere.Args()...).Scan(&sub.UnifiedAPI, &sub.Events, &sub.ConsumerID, &status)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return notFound("subscription", subscriptionID)
 			}
@@ -479,59 +486,4 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 		return 0, fmt.Errorf("replaying event %s: %w", eventID, err)
 	}
 	return n, nil
-}
-
-// where builds the WHERE clause of a filtered, paged list, numbering its
-// parameters.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// eq adds column = value unless value is empty (empty filters match all).
-func (w *where) eq(column, value string) {
-	if value != "" {
-		w.add(column, "=", value)
-	}
-}
-
-// add adds column op value.
-func (w *where) add(column, op string, value any) {
-	w.args = append(w.args, value)
-	w.conds = append(w.conds, fmt.Sprintf("%s %s $%d", column, op, len(w.args)))
-}
-
-// page completes query with the filters and the page. Lists are newest
-// first; a Before page is read oldest first (the rows right after the
-// cursor) and reverse tells the caller to flip it back.
-func (w where) page(query string, p store.Page) (string, []any, bool) {
-	reverse := false
-	switch {
-	case p.After != "":
-		w.add("id", "<", p.After)
-	case p.Before != "":
-		w.add("id", ">", p.Before)
-		reverse = true
-	}
-	var b strings.Builder
-	b.WriteString(query)
-	if len(w.conds) > 0 {
-		b.WriteString(" WHERE ")
-		b.WriteString(strings.Join(w.conds, " AND "))
-	}
-	if reverse {
-		b.WriteString(" ORDER BY id ASC")
-	} else {
-		b.WriteString(" ORDER BY id DESC")
-	}
-	w.args = append(w.args, p.Size())
-	fmt.Fprintf(&b, " LIMIT $%d", len(w.args))
-	return b.String(), w.args, reverse
-}
-
-func ordered[T any](items []T, reverse bool) []T {
-	if reverse {
-		slices.Reverse(items)
-	}
-	return items
 }

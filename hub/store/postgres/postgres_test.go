@@ -140,8 +140,8 @@ func TestConcurrentOpenOfFreshDatabase(t *testing.T) {
 	conn := admin(t, url)
 	assert.Equal(t, 1, count(t, conn, `SELECT count(*) FROM switchboard_migration WHERE version_id = 1 AND is_applied`), "our migration applied once")
 	assert.Positive(t, count(t, conn, `SELECT count(*) FROM river_migration`))
-	require.NoError(t, stores[0].CreateSubscription(t.Context(), newSubscription()))
-	got, err := stores[nodes-1].ListSubscriptions(t.Context(), store.Page{})
+	require.NoError(t, stores[0].CreateSubscription(t.Context(), store.AllConsumers(), newSubscription()))
+	got, err := stores[nodes-1].ListSubscriptions(t.Context(), store.AllConsumers(), store.Page{})
 	require.NoError(t, err)
 	assert.Len(t, got, 1, "the nodes share one database")
 }
@@ -161,14 +161,14 @@ func TestMigrationsIdempotent(t *testing.T) {
 
 	s := openAt(t, url, sealer)
 	sub := newSubscription()
-	require.NoError(t, s.CreateSubscription(t.Context(), sub))
+	require.NoError(t, s.CreateSubscription(t.Context(), store.AllConsumers(), sub))
 	require.NoError(t, s.Close())
 	for range 2 {
 		again := openAt(t, url, sealer)
 		o, r := versions()
 		assert.Equal(t, ours, o, "no migration of ours re-applied")
 		assert.Equal(t, river, r, "no River migration re-applied")
-		got, err := again.GetSubscription(t.Context(), sub.ID)
+		got, err := again.GetSubscription(t.Context(), store.AllConsumers(), sub.ID)
 		require.NoError(t, err, "data survives reopening")
 		assert.Equal(t, sub.Secret, got.Secret)
 		require.NoError(t, again.Close())
@@ -220,9 +220,9 @@ func TestQueueNotStarted(t *testing.T) {
 	t.Parallel()
 	s := openAt(t, pgtest.NewDatabase(t), newSealer(t))
 	ctx := t.Context()
-	_, err := s.PublishEvent(ctx, newEvent())
+	_, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 	require.ErrorIs(t, err, store.ErrQueueNotStarted)
-	_, err = s.Replay(ctx, store.NewID(), "")
+	_, err = s.Replay(ctx, store.AllConsumers(), store.NewID(), "")
 	require.ErrorIs(t, err, store.ErrQueueNotStarted)
 	require.ErrorIs(t, s.RecordOutcomes(ctx, nil), store.ErrQueueNotStarted)
 	require.NoError(t, s.StopQueue(ctx), "stopping a queue never started is a no-op")
@@ -234,7 +234,7 @@ func TestQueueNotStarted(t *testing.T) {
 
 	startQueue(t, s, nil)
 	require.Error(t, s.StartQueue(ctx, store.QueueConfig{Workers: storetest.Workers()}), "starting twice")
-	_, err = s.PublishEvent(ctx, newEvent())
+	_, err = s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 	require.NoError(t, err)
 }
 
@@ -244,10 +244,10 @@ func TestCancelledWriteStoresNothing(t *testing.T) {
 	startQueue(t, s, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := s.PublishEvent(ctx, newEvent())
+	_, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 	require.ErrorIs(t, err, context.Canceled)
 	require.NotErrorIs(t, err, store.ErrUnavailable, "the caller gave up; the database is fine")
-	list, err := s.ListEvents(t.Context(), store.EventFilter{}, store.Page{})
+	list, err := s.ListEvents(t.Context(), store.AllConsumers(), store.EventFilter{}, store.Page{})
 	require.NoError(t, err)
 	assert.Empty(t, list)
 }
@@ -262,7 +262,7 @@ func TestConcurrentPublishOfOneDedupeKey(t *testing.T) {
 	s := openAt(t, url, newSealer(t))
 	startQueue(t, s, nil)
 	for range 2 {
-		require.NoError(t, s.CreateSubscription(t.Context(), newSubscription()))
+		require.NoError(t, s.CreateSubscription(t.Context(), store.AllConsumers(), newSubscription()))
 	}
 
 	const n = 32
@@ -273,7 +273,7 @@ func TestConcurrentPublishOfOneDedupeKey(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			results[i], errs[i] = s.PublishEvent(t.Context(), newEvent(func(ev *event.Event) {
+			results[i], errs[i] = s.PublishEvent(t.Context(), store.AllConsumers(), newEvent(func(ev *event.Event) {
 				ev.DedupeKey, ev.RequestHash = "conn_1:evt_42", "hash"
 			}))
 		})
@@ -304,7 +304,7 @@ func TestConcurrentPublishOfOneDedupeKey(t *testing.T) {
 	errs = make([]error, 8)
 	for i := range errs {
 		wg.Go(func() {
-			_, errs[i] = s.PublishEvent(t.Context(), newEvent(func(ev *event.Event) {
+			_, errs[i] = s.PublishEvent(t.Context(), store.AllConsumers(), newEvent(func(ev *event.Event) {
 				ev.DedupeKey, ev.RequestHash = "conn_1:evt_42", "other"
 			}))
 		})
@@ -328,7 +328,7 @@ func TestDuplicatesInOneGroup(t *testing.T) {
 	startQueue(t, s, nil)
 	ctx := t.Context()
 	for range 2 {
-		require.NoError(t, s.CreateSubscription(ctx, newSubscription()))
+		require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), newSubscription()))
 	}
 	keyed := func(hash string) *event.Event {
 		return newEvent(func(ev *event.Event) { ev.DedupeKey, ev.RequestHash = "order-42", hash })
@@ -359,16 +359,16 @@ func TestConcurrentOutcomesKeepFailStreak(t *testing.T) {
 	startQueue(t, s, nil)
 	ctx := t.Context()
 	a, b := newSubscription(), newSubscription()
-	require.NoError(t, s.CreateSubscription(ctx, a))
-	require.NoError(t, s.CreateSubscription(ctx, b))
+	require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), a))
+	require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), b))
 
 	const events = 40
 	type pair struct{ a, b *store.Delivery }
 	pairs := make([]pair, events)
 	for i := range events {
-		res, err := s.PublishEvent(ctx, newEvent())
+		res, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 		require.NoError(t, err)
-		ds, err := s.ListDeliveries(ctx, res.Event.ID)
+		ds, err := s.ListDeliveries(ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err)
 		require.Len(t, ds, 2)
 		for _, d := range ds {
@@ -406,7 +406,7 @@ func TestConcurrentOutcomesKeepFailStreak(t *testing.T) {
 		require.NoError(t, err, "batch %d", i)
 	}
 	for _, sub := range []*store.Subscription{a, b} {
-		got, err := s.GetSubscription(ctx, sub.ID)
+		got, err := s.GetSubscription(ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, events, got.FailStreak, "every failure counted")
 		require.NotNil(t, got.FailStreakStartedAt)
@@ -428,14 +428,14 @@ func TestConcurrentOutcomesFailAlone(t *testing.T) {
 	startQueue(t, s, nil)
 	ctx := t.Context()
 	sub := newSubscription()
-	require.NoError(t, s.CreateSubscription(ctx, sub))
+	require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), sub))
 
 	const calls = 64
 	deliveries := make([]*store.Delivery, calls)
 	for i := range calls {
-		res, err := s.PublishEvent(ctx, newEvent())
+		res, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 		require.NoError(t, err)
-		ds, err := s.ListDeliveries(ctx, res.Event.ID)
+		ds, err := s.ListDeliveries(ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err)
 		require.Len(t, ds, 1)
 		deliveries[i] = ds[0]
@@ -458,7 +458,7 @@ func TestConcurrentOutcomesFailAlone(t *testing.T) {
 	close(begin)
 	wg.Wait()
 	for i, d := range deliveries {
-		got, err := s.GetDelivery(ctx, d.ID)
+		got, err := s.GetDelivery(ctx, store.AllConsumers(), d.ID)
 		require.NoError(t, err)
 		if bad(i) {
 			assert.ErrorIs(t, errs[i], store.ErrNotFound, "call %d", i)
@@ -468,7 +468,7 @@ func TestConcurrentOutcomesFailAlone(t *testing.T) {
 		assert.NoError(t, errs[i], "call %d", i)
 		assert.Equal(t, store.DeliveryDelivered, got.Status, "call %d", i)
 	}
-	logged, err := s.ListAttempts(ctx, store.AttemptFilter{SubscriptionID: sub.ID}, store.Page{Limit: 200})
+	logged, err := s.ListAttempts(ctx, store.AllConsumers(), store.AttemptFilter{SubscriptionID: sub.ID}, store.Page{Limit: 200})
 	require.NoError(t, err)
 	assert.Len(t, logged, calls-calls/8, "one attempt per good call")
 }
@@ -485,27 +485,27 @@ func TestPublishRacingDeleteLeavesNoPendingOrphan(t *testing.T) {
 	const rounds, publishers = 10, 8
 	for round := range rounds {
 		sub := newSubscription()
-		require.NoError(t, s.CreateSubscription(ctx, sub))
+		require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), sub))
 		// One publish surely before, for the cancel to find.
-		_, err := s.PublishEvent(ctx, newEvent())
+		_, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		begin := make(chan struct{})
 		for range publishers {
 			wg.Go(func() {
 				<-begin
-				_, err := s.PublishEvent(ctx, newEvent())
+				_, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 				assert.NoError(t, err)
 			})
 		}
 		wg.Go(func() {
 			<-begin
 			if round%2 == 0 {
-				assert.NoError(t, s.DeleteSubscription(ctx, sub.ID))
+				assert.NoError(t, s.DeleteSubscription(ctx, store.AllConsumers(), sub.ID))
 				return
 			}
 			sub.Status, sub.DisabledReason = store.StatusDisabled, store.DisabledManual
-			assert.NoError(t, s.UpdateSubscription(ctx, sub))
+			assert.NoError(t, s.UpdateSubscription(ctx, store.AllConsumers(), sub))
 		})
 		close(begin)
 		wg.Wait()
@@ -530,7 +530,7 @@ func TestOutcomesRacingDeleteDoNotDeadlock(t *testing.T) {
 	const rounds, events, batch = 10, 200, 8
 	for round := range rounds {
 		sub := newSubscription()
-		require.NoError(t, s.CreateSubscription(ctx, sub))
+		require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), sub))
 		var (
 			deliveries []*store.Delivery
 			mu         sync.Mutex
@@ -538,11 +538,11 @@ func TestOutcomesRacingDeleteDoNotDeadlock(t *testing.T) {
 		)
 		for range events {
 			wg.Go(func() {
-				res, err := s.PublishEvent(ctx, newEvent())
+				res, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 				if !assert.NoError(t, err) {
 					return
 				}
-				ds, err := s.ListDeliveries(ctx, res.Event.ID)
+				ds, err := s.ListDeliveries(ctx, store.AllConsumers(), res.Event.ID)
 				assert.NoError(t, err)
 				mu.Lock()
 				defer mu.Unlock()
@@ -567,11 +567,11 @@ func TestOutcomesRacingDeleteDoNotDeadlock(t *testing.T) {
 		wg.Go(func() {
 			<-begin
 			if round%2 == 0 {
-				assert.NoError(t, s.DeleteSubscription(ctx, sub.ID), "round %d", round)
+				assert.NoError(t, s.DeleteSubscription(ctx, store.AllConsumers(), sub.ID), "round %d", round)
 				return
 			}
 			sub.Status, sub.DisabledReason = store.StatusDisabled, store.DisabledManual
-			assert.NoError(t, s.UpdateSubscription(ctx, sub), "round %d", round)
+			assert.NoError(t, s.UpdateSubscription(ctx, store.AllConsumers(), sub), "round %d", round)
 		})
 		close(begin)
 		wg.Wait()
@@ -612,8 +612,8 @@ func TestSweepLeavesLiveNodesDeliveriesAlone(t *testing.T) {
 	require.NoError(t, a.StartQueue(ctx, store.QueueConfig{Workers: storetest.Workers(), Dispatcher: d}))
 	require.NotZero(t, postgres.DispatcherNode(a))
 	b := openAt(t, url, sealer)
-	require.NoError(t, b.CreateSubscription(ctx, newSubscription()))
-	held, err := a.PublishEvent(ctx, newEvent())
+	require.NoError(t, b.CreateSubscription(ctx, store.AllConsumers(), newSubscription()))
+	held, err := a.PublishEvent(ctx, store.AllConsumers(), newEvent())
 	require.NoError(t, err)
 	require.Equal(t, []string{held.Event.ID}, d.dispatched)
 
@@ -695,7 +695,7 @@ func newNodes(t *testing.T, holderCfg, sweeperCfg postgres.Config) *nodes {
 	startQueueWith(t, n.holder, store.QueueConfig{Workers: workers, Dispatcher: n.held})
 	startQueueWith(t, n.sweeper, store.QueueConfig{Workers: workers})
 	sub := newSubscription()
-	require.NoError(t, n.sweeper.CreateSubscription(ctx, sub))
+	require.NoError(t, n.sweeper.CreateSubscription(ctx, store.AllConsumers(), sub))
 	n.subscriptionID = sub.ID
 	return n
 }
@@ -703,7 +703,7 @@ func newNodes(t *testing.T, holderCfg, sweeperCfg postgres.Config) *nodes {
 // publishHeld publishes an event the holder's dispatcher takes.
 func (n *nodes) publishHeld(t *testing.T) string {
 	t.Helper()
-	res, err := n.holder.PublishEvent(t.Context(), newEvent())
+	res, err := n.holder.PublishEvent(t.Context(), store.AllConsumers(), newEvent())
 	require.NoError(t, err)
 	n.held.mu.Lock()
 	defer n.held.mu.Unlock()
@@ -839,7 +839,7 @@ func TestUnavailable(t *testing.T) {
 	t.Run("statement timeout", func(t *testing.T) {
 		s := openAt(t, url+"&lock_timeout=0&statement_timeout=100ms", newSealer(t))
 		startQueue(t, s, nil)
-		require.NoError(t, s.CreateSubscription(ctx, newSubscription()))
+		require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), newSubscription()))
 		unlock := lockTable(t)
 		defer unlock()
 		_, err := s.CountActiveAPIKeys(ctx)
@@ -862,7 +862,7 @@ func TestUnavailable(t *testing.T) {
 		unlock := lockTable(t)
 		done := make(chan error, 1)
 		go func() {
-			_, err := s.PublishEvent(ctx, newEvent())
+			_, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent())
 			if err == nil {
 				err = s.CreateAPIKey(ctx, newKey())
 			}
@@ -951,14 +951,14 @@ func TestSecretsAreNotStoredInPlaintext(t *testing.T) {
 	sub := newSubscription(func(s *store.Subscription) {
 		s.Secret, s.PreviousSecret, s.PreviousSecretExpiresAt = current, previous, &expires
 	})
-	require.NoError(t, s.CreateSubscription(ctx, sub))
+	require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), sub))
 	clientSecret, err := secret.Token(32)
 	require.NoError(t, err)
 	inboundToken, err := secret.Token(32)
 	require.NoError(t, err)
 	c := &store.Connection{ConsumerID: "acme", ServiceID: "deskera", Status: store.ConnectionActive,
 		Credentials: map[string]string{"client_secret": clientSecret}, Token: inboundToken, TokenHash: []byte(store.NewID())}
-	require.NoError(t, s.CreateConnection(ctx, c))
+	require.NoError(t, s.CreateConnection(ctx, store.AllConsumers(), c))
 
 	// Every text and bytea value of both rows, as PostgreSQL holds them.
 	conn := admin(t, url)
@@ -982,9 +982,9 @@ func TestSecretsAreNotStoredInPlaintext(t *testing.T) {
 	}
 
 	wrongKey := openAt(t, url, newSealer(t))
-	_, err = wrongKey.GetSubscription(ctx, sub.ID)
+	_, err = wrongKey.GetSubscription(ctx, store.AllConsumers(), sub.ID)
 	require.ErrorIs(t, err, secret.ErrTampered)
-	got, err := s.GetConnection(ctx, "acme", c.ID)
+	got, err := s.GetConnection(ctx, store.Consumer("acme"), c.ID)
 	require.NoError(t, err)
 	assert.Equal(t, clientSecret, got.Credentials["client_secret"])
 	assert.Equal(t, inboundToken, got.Token)
@@ -998,15 +998,15 @@ func TestTextPostgreSQLRefuses(t *testing.T) {
 	startQueue(t, s, nil)
 	ctx := t.Context()
 	sub := newSubscription()
-	require.NoError(t, s.CreateSubscription(ctx, sub))
+	require.NoError(t, s.CreateSubscription(ctx, store.AllConsumers(), sub))
 	entity := json.RawMessage(`{"note":"nul \u0000 here","b":1,"a":2}`)
-	res, err := s.PublishEvent(ctx, newEvent(func(ev *event.Event) { ev.Entity = entity }))
+	res, err := s.PublishEvent(ctx, store.AllConsumers(), newEvent(func(ev *event.Event) { ev.Entity = entity }))
 	require.NoError(t, err)
-	got, err := s.GetEvent(ctx, res.Event.ID)
+	got, err := s.GetEvent(ctx, store.AllConsumers(), res.Event.ID)
 	require.NoError(t, err)
 	assert.Equal(t, string(entity), string(got.Entity), "the entity is kept byte for byte")
 
-	ds, err := s.ListDeliveries(ctx, res.Event.ID)
+	ds, err := s.ListDeliveries(ctx, store.AllConsumers(), res.Event.ID)
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
 	require.NoError(t, s.RecordOutcomes(ctx, []store.Outcome{{
@@ -1014,7 +1014,7 @@ func TestTextPostgreSQLRefuses(t *testing.T) {
 		Attempts: []store.Attempt{{EventID: res.Event.ID, EventType: res.Event.EventType, SubscriptionID: sub.ID,
 			Endpoint: sub.DeliveryURL, StatusCode: 200, Success: true, ExecutionAttempt: 1, ResponseBody: "ok\x00binary"}},
 	}}))
-	logged, err := s.ListAttempts(ctx, store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
+	logged, err := s.ListAttempts(ctx, store.AllConsumers(), store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
 	require.NoError(t, err)
 	require.Len(t, logged, 1)
 	assert.Equal(t, "ok\uFFFDbinary", logged[0].ResponseBody)

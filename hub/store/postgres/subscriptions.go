@@ -69,7 +69,10 @@ func (s *Store) subscriptionArgs(sub *store.Subscription) ([]any, error) {
 }
 
 // CreateSubscription stores sub, filling ID, CreatedAt and UpdatedAt.
-func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription) error {
+func (s *Store) CreateSubscription(ctx context.Context, sc store.Scope, sub *store.Subscription) error {
+	if err := store.CheckScope(sc, "creating a subscription", sub.ConsumerID); err != nil {
+		return err
+	}
 	if sub.ID == "" {
 		sub.ID = store.NewID()
 	}
@@ -92,10 +95,11 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription)
 	return nil
 }
 
-// GetSubscription loads one subscription with its secrets opened.
-func (s *Store) GetSubscription(ctx context.Context, id string) (*store.Subscription, error) {
+// GetSubscription loads one subscription in sc with its secrets opened.
+func (s *Store) GetSubscription(ctx context.Context, sc store.Scope, id string) (*store.Subscription, error) {
+	w := byID(id, "consumer_id", sc)
 	sealed, err := scanSubscription(s.pool.QueryRow(ctx,
-		`SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = $1`, id))
+		`SELECT `+subscriptionColumns+` FROM subscriptions`+w.Clause(), w.Args()...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("subscription", id)
 	}
@@ -105,10 +109,11 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (*store.Subscrip
 	return sealed.Open(s.sealer)
 }
 
-// ListSubscriptions lists subscriptions newest first.
-func (s *Store) ListSubscriptions(ctx context.Context, p store.Page) ([]*store.Subscription, error) {
-	var w where
-	query, args, reverse := w.page(`SELECT `+subscriptionColumns+` FROM subscriptions`, p)
+// ListSubscriptions lists the subscriptions in sc newest first.
+func (s *Store) ListSubscriptions(ctx context.Context, sc store.Scope, p store.Page) ([]*store.Subscription, error) {
+	w := newWhere()
+	w.Scope("consumer_id", sc)
+	query, args, reverse := w.Page(`SELECT `+subscriptionColumns+` FROM subscriptions`, p)
 	sealed, err := queryAll(ctx, s.pool, scanSubscription, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing subscriptions: %w", unavailable(err))
@@ -121,13 +126,16 @@ func (s *Store) ListSubscriptions(ctx context.Context, p store.Page) ([]*store.S
 		}
 		out = append(out, opened)
 	}
-	return ordered(out, reverse), nil
+	return store.Ordered(out, reverse), nil
 }
 
 // UpdateSubscription writes every mutable field of sub. Disabling a
 // subscription cancels its pending deliveries, as deleting it does: nothing
 // more will be sent to it.
-func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription) error {
+func (s *Store) UpdateSubscription(ctx context.Context, sc store.Scope, sub *store.Subscription) error {
+	if err := store.CheckScope(sc, "updating a subscription", sub.ConsumerID); err != nil {
+		return err
+	}
 	sub.UpdatedAt = store.Now()
 	args, err := s.subscriptionArgs(sub)
 	if err != nil {
@@ -137,6 +145,8 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 	// RecordOutcomes, which may run between this caller's read and write;
 	// they are reset only when this update re-enables the subscription.
 	args = append(args[:11], sub.UpdatedAt, sub.ID)
+	scope := newWhereAfter(13)
+	scope.Scope("consumer_id", sc)
 	disabling := sub.Status == store.StatusDisabled
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
 		if disabling {
@@ -153,9 +163,10 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 			description = $2, unified_api = $3, status = $1, disabled_reason = $4, delivery_url = $5,
 			events = $6, consumer_id = $7, retry_schedule = $8, secret_sealed = $9, previous_secret_sealed = $10,
 			previous_secret_expires_at = $11, updated_at = $12
-			WHERE id = $13
+			WHERE id = $13`+scope.And()+`
 			RETURNING created_at, fail_streak, fail_streak_started_at, last_failed_at, last_succeeded_at`,
-			args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12],
+			append([]any{args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12]},
+				scope.Args()...)...,
 		).Scan(&sub.CreatedAt, &sub.FailStreak, &sub.FailStreakStartedAt, &sub.LastFailedAt, &sub.LastSucceededAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("subscription", sub.ID)
@@ -177,13 +188,14 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 // DeleteSubscription removes a subscription and cancels its pending
 // deliveries; its deliveries and attempt log stay as history. Like
 // disabling, it first closes the subscription's gate (gate.go).
-func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+func (s *Store) DeleteSubscription(ctx context.Context, sc store.Scope, id string) error {
 	now := store.Now()
+	where := byID(id, "consumer_id", sc)
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
 		if err := closeGates(ctx, w, id); err != nil {
 			return err
 		}
-		tag, err := w.Exec(ctx, `DELETE FROM subscriptions WHERE id = $1`, id)
+		tag, err := w.Exec(ctx, `DELETE FROM subscriptions`+where.Clause(), where.Args()...)
 		if err != nil {
 			return fmt.Errorf("deleting subscription %s: %w", id, err)
 		}

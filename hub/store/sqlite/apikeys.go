@@ -11,7 +11,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub/store"
 )
 
-const apiKeyColumns = `id, name, hash, scopes, created_at, revoked_at`
+const apiKeyColumns = `id, name, hash, scopes, created_at, revoked_at, consumer_id`
 
 func scanAPIKey(row scanner) (*store.APIKey, error) {
 	var (
@@ -20,7 +20,7 @@ func scanAPIKey(row scanner) (*store.APIKey, error) {
 		created int64
 		revoked sql.NullInt64
 	)
-	if err := row.Scan(&k.ID, &k.Name, &k.Hash, &scopes, &created, &revoked); err != nil {
+	if err := row.Scan(&k.ID, &k.Name, &k.Hash, &scopes, &created, &revoked, &k.ConsumerID); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
@@ -51,8 +51,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 	if err != nil {
 		return fmt.Errorf("encoding scopes of API key %s: %w", k.ID, err)
 	}
-	_, err = s.writer.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Name, k.Hash, scopes, micros(k.CreatedAt), nullMicros(k.RevokedAt))
+	_, err = s.writer.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Name, k.Hash, scopes, micros(k.CreatedAt), nullMicros(k.RevokedAt), k.ConsumerID)
 	if err != nil {
 		return fmt.Errorf("inserting API key %s: %w", k.ID, unavailable(err))
 	}
@@ -81,20 +81,27 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]*store.APIKey, error) {
 	return out, nil
 }
 
-// RevokeAPIKey marks a key revoked at at. Revoking a revoked key keeps the
-// first revocation time.
+// RevokeAPIKey marks an active key revoked at at and revokes the sessions
+// it minted. An unknown or already revoked key is not found.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
-	var found int
-	err := s.writer.QueryRowContext(ctx, `
-		UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING 1`,
-		micros(store.Time(at)), id).Scan(&found)
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound("API key", id)
-	}
-	if err != nil {
-		return fmt.Errorf("revoking API key %s: %w", id, unavailable(err))
-	}
-	return nil
+	when := micros(store.Time(at))
+	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		var found int
+		err := w.QueryRowContext(ctx, `
+			UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING 1`,
+			when, id).Scan(&found)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("active API key", id)
+		}
+		if err != nil {
+			return fmt.Errorf("revoking API key %s: %w", id, err)
+		}
+		if _, err := w.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE parent_key_id = ? AND revoked_at IS NULL`,
+			when, id); err != nil {
+			return fmt.Errorf("revoking the sessions of API key %s: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // CountActiveAPIKeys counts keys not revoked.

@@ -48,7 +48,7 @@ func benchStore(b *testing.B, workers func(s *Store) *river.Workers) *Store {
 		defer cancel()
 		_ = s.StopQueue(ctx)
 	})
-	require.NoError(b, s.CreateSubscription(b.Context(), &store.Subscription{
+	require.NoError(b, s.CreateSubscription(b.Context(), store.AllConsumers(), &store.Subscription{
 		UnifiedAPI: "accounting", Status: store.StatusEnabled, DeliveryURL: "https://example.com/hook",
 		Events: []string{"accounting.invoice.paid"}, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 	}))
@@ -76,7 +76,7 @@ func BenchmarkPublishEvent(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					res, err := s.PublishEvent(context.Background(), benchEvent())
+					res, err := s.PublishEvent(context.Background(), store.AllConsumers(), benchEvent())
 					if err != nil || res.Deliveries != 1 {
 						b.Errorf("publishing: %v (%+v)", err, res)
 						return
@@ -126,7 +126,7 @@ func BenchmarkDeliveryCycle(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.PublishEvent(context.Background(), benchEvent()); err != nil {
+			if _, err := s.PublishEvent(context.Background(), store.AllConsumers(), benchEvent()); err != nil {
 				b.Errorf("publishing: %v", err)
 				return
 			}

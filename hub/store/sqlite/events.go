@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/switchboardhq/switchboard/hub/event"
@@ -77,7 +76,10 @@ func eventArgs(ev *event.Event) []any {
 
 // PublishEvent stores ev with one pending delivery per enabled matching
 // subscription and one job.Fanout, in one transaction.
-func (s *Store) PublishEvent(ctx context.Context, ev *event.Event) (*store.PublishResult, error) {
+func (s *Store) PublishEvent(ctx context.Context, sc store.Scope, ev *event.Event) (*store.PublishResult, error) {
+	if err := store.CheckScope(sc, "publishing an event", ev.ConsumerID); err != nil {
+		return nil, err
+	}
 	if _, err := s.queue(); err != nil {
 		return nil, err
 	}
@@ -220,9 +222,10 @@ func insertDeliveries(ctx context.Context, w *writeTx, eventID string, subIDs []
 	return ids, nil
 }
 
-// GetEvent loads one event.
-func (s *Store) GetEvent(ctx context.Context, id string) (*event.Event, error) {
-	ev, err := scanEvent(s.reader.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id))
+// GetEvent loads one event in sc.
+func (s *Store) GetEvent(ctx context.Context, sc store.Scope, id string) (*event.Event, error) {
+	w := byID(id, "consumer_id", sc)
+	ev, err := scanEvent(s.reader.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events`+w.Clause(), w.Args()...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("event", id)
 	}
@@ -232,32 +235,35 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*event.Event, error) {
 	return ev, nil
 }
 
-// ListEvents lists events newest first.
-func (s *Store) ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]*event.Event, error) {
-	var w where
-	w.eq("event_type", f.EventType)
-	w.eq("consumer_id", f.ConsumerID)
-	w.eq("service_id", f.ServiceID)
-	query, args, reverse := w.page(`SELECT `+eventColumns+` FROM events`, p)
+// ListEvents lists the events in sc newest first.
+func (s *Store) ListEvents(ctx context.Context, sc store.Scope, f store.EventFilter, p store.Page) ([]*event.Event, error) {
+	w := newWhere()
+	w.Scope("consumer_id", sc)
+	w.Eq("event_type", f.EventType)
+	w.Eq("consumer_id", f.ConsumerID)
+	w.Eq("service_id", f.ServiceID)
+	query, args, reverse := w.Page(`SELECT `+eventColumns+` FROM events`, p)
 	out, err := queryAll(ctx, s.reader, scanEvent, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing events: %w", err)
 	}
-	return ordered(out, reverse), nil
+	return store.Ordered(out, reverse), nil
 }
 
 // Replay creates new pending deliveries of a stored event. With a
 // subscriptionID, only that subscription (which must exist) gets one, and
 // only if it is enabled and matches the event: replay repeats a delivery, it
 // does not send a subscription events it never asked for.
-func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int, error) {
+func (s *Store) Replay(ctx context.Context, sc store.Scope, eventID, subscriptionID string) (int, error) {
 	if _, err := s.queue(); err != nil {
 		return 0, err
 	}
 	now := store.Now()
 	var n int
+	evWhere := byID(eventID, "consumer_id", sc)
+	subWhere := byID(subscriptionID, "consumer_id", sc)
 	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
-		ev, err := scanEvent(w.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, eventID))
+		ev, err := scanEvent(w.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events`+evWhere.Clause(), evWhere.Args()...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("event", eventID)
 		}
@@ -270,15 +276,15 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 			if err != nil {
 				return err
 			}
-			subs = subIDs(matched)
+			subs = subIDs(store.InScope(sc, matched))
 		} else {
 			var (
 				sub    event.Subscriber
 				status string
 				events string
 			)
-			err := w.QueryRowContext(ctx, `SELECT unified_api, events, consumer_id, status FROM subscriptions WHERE id = ?`,
-				subscriptionID).Scan(&sub.UnifiedAPI, &events, &sub.ConsumerID, &status)
+			err := w.QueryRowContext(ctx, `SELECT unified_api, events, consumer_id, status FROM subscriptions`+subWhere.Clause(),
+				subWhere.Args()...).Scan(&sub.UnifiedAPI, &events, &sub.ConsumerID, &status)
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("subscription", subscriptionID)
 			}
@@ -300,58 +306,4 @@ func (s *Store) Replay(ctx context.Context, eventID, subscriptionID string) (int
 		return 0, fmt.Errorf("replaying event %s: %w", eventID, err)
 	}
 	return n, nil
-}
-
-// where builds the WHERE clause of a filtered, paged list.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// eq adds column = value unless value is empty (empty filters match all).
-func (w *where) eq(column, value string) {
-	if value != "" {
-		w.add(column+" = ?", value)
-	}
-}
-
-func (w *where) add(cond string, args ...any) {
-	w.conds = append(w.conds, cond)
-	w.args = append(w.args, args...)
-}
-
-// page completes query with the filters and the page. Lists are newest
-// first; a Before page is read oldest first (the rows right after the
-// cursor) and reverse tells the caller to flip it back.
-func (w where) page(query string, p store.Page) (string, []any, bool) {
-	reverse := false
-	switch {
-	case p.After != "":
-		w.add("id < ?", p.After)
-	case p.Before != "":
-		w.add("id > ?", p.Before)
-		reverse = true
-	}
-	var b strings.Builder
-	b.WriteString(query)
-	if len(w.conds) > 0 {
-		b.WriteString(" WHERE ")
-		b.WriteString(strings.Join(w.conds, " AND "))
-	}
-	if reverse {
-		b.WriteString(" ORDER BY id ASC")
-	} else {
-		b.WriteString(" ORDER BY id DESC")
-	}
-	b.WriteString(" LIMIT ?")
-	return b.String(), append(w.args, p.Size()), reverse
-}
-
-func ordered[T any](items []T, reverse bool) []T {
-	if reverse {
-		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
-			items[i], items[j] = items[j], items[i]
-		}
-	}
-	return items
 }

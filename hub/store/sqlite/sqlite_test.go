@@ -95,7 +95,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	require.Positive(t, ours)
 	require.Positive(t, river)
 	sub := &store.Subscription{UnifiedAPI: "accounting", Status: store.StatusEnabled, DeliveryURL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x"}
-	require.NoError(t, s.CreateSubscription(t.Context(), sub))
+	require.NoError(t, s.CreateSubscription(t.Context(), store.AllConsumers(), sub))
 	require.NoError(t, s.Close())
 
 	for range 2 {
@@ -103,7 +103,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		o, r := versions(again)
 		assert.Equal(t, ours, o, "no migration of ours re-applied")
 		assert.Equal(t, river, r, "no River migration re-applied")
-		got, err := again.GetSubscription(t.Context(), sub.ID)
+		got, err := again.GetSubscription(t.Context(), store.AllConsumers(), sub.ID)
 		require.NoError(t, err, "data survives reopening")
 		assert.Equal(t, "whsec_x", got.Secret)
 		require.NoError(t, again.Close())
@@ -160,7 +160,7 @@ func TestSecretsAreNotStoredInPlaintext(t *testing.T) {
 		UnifiedAPI: "accounting", Status: store.StatusEnabled, DeliveryURL: "https://example.com/hook",
 		Events: []string{"*"}, Secret: current, PreviousSecret: previous, PreviousSecretExpiresAt: &expires,
 	}
-	require.NoError(t, s.CreateSubscription(t.Context(), sub))
+	require.NoError(t, s.CreateSubscription(t.Context(), store.AllConsumers(), sub))
 
 	var sealedCurrent, sealedPrevious []byte
 	require.NoError(t, s.reader.QueryRowContext(t.Context(),
@@ -187,14 +187,14 @@ func TestSecretsAreNotStoredInPlaintext(t *testing.T) {
 
 	// The right key opens them; another key does not.
 	again := openAt(t, path, sealer)
-	got, err := again.GetSubscription(t.Context(), sub.ID)
+	got, err := again.GetSubscription(t.Context(), store.AllConsumers(), sub.ID)
 	require.NoError(t, err)
 	assert.Equal(t, current, got.Secret)
 	assert.Equal(t, previous, got.PreviousSecret)
 	require.NoError(t, again.Close())
 
 	wrongKey := openAt(t, path, newSealer(t))
-	_, err = wrongKey.GetSubscription(t.Context(), sub.ID)
+	_, err = wrongKey.GetSubscription(t.Context(), store.AllConsumers(), sub.ID)
 	require.ErrorIs(t, err, secret.ErrTampered)
 }
 
@@ -220,7 +220,7 @@ func TestConnectionCredentialsAreNotStoredInPlaintext(t *testing.T) {
 		Token:       inboundToken,
 		TokenHash:   hash[:],
 	}
-	require.NoError(t, s.CreateConnection(t.Context(), c))
+	require.NoError(t, s.CreateConnection(t.Context(), store.AllConsumers(), c))
 
 	var sealed []byte
 	require.NoError(t, s.reader.QueryRowContext(t.Context(),
@@ -244,13 +244,13 @@ func TestConnectionCredentialsAreNotStoredInPlaintext(t *testing.T) {
 
 	// The right key opens them; another key does not.
 	again := openAt(t, path, sealer)
-	got, err := again.GetConnection(t.Context(), "acme", c.ID)
+	got, err := again.GetConnection(t.Context(), store.Consumer("acme"), c.ID)
 	require.NoError(t, err)
 	assert.Equal(t, c.Credentials, got.Credentials)
 	require.NoError(t, again.Close())
 
 	wrongKey := openAt(t, path, newSealer(t))
-	_, err = wrongKey.GetConnection(t.Context(), "acme", c.ID)
+	_, err = wrongKey.GetConnection(t.Context(), store.Consumer("acme"), c.ID)
 	require.ErrorIs(t, err, secret.ErrTampered)
 }
 
@@ -258,9 +258,9 @@ func TestWritesNeedTheQueue(t *testing.T) {
 	t.Parallel()
 	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"), newSealer(t))
 	ev := &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting", ConsumerID: "acme", OccurredAt: time.Now()}
-	_, err := s.PublishEvent(t.Context(), ev)
+	_, err := s.PublishEvent(t.Context(), store.AllConsumers(), ev)
 	require.ErrorIs(t, err, store.ErrQueueNotStarted)
-	_, err = s.Replay(t.Context(), store.NewID(), "")
+	_, err = s.Replay(t.Context(), store.AllConsumers(), store.NewID(), "")
 	require.ErrorIs(t, err, store.ErrQueueNotStarted)
 	require.ErrorIs(t, s.RecordOutcomes(t.Context(), []store.Outcome{{DeliveryID: store.NewID(), Status: store.DeliveryDelivered}}), store.ErrQueueNotStarted)
 	require.NoError(t, s.StopQueue(t.Context()), "stopping a queue never started is a no-op")
@@ -273,7 +273,7 @@ func TestWritesNeedTheQueue(t *testing.T) {
 
 	startQueue(t, s)
 	require.Error(t, s.StartQueue(t.Context(), store.QueueConfig{Workers: storetest.Workers()}), "starting twice")
-	_, err = s.PublishEvent(t.Context(), ev)
+	_, err = s.PublishEvent(t.Context(), store.AllConsumers(), ev)
 	require.NoError(t, err)
 }
 
@@ -327,7 +327,7 @@ func TestConcurrentWritesAreIsolated(t *testing.T) {
 	t.Parallel()
 	s := openAt(t, filepath.Join(t.TempDir(), "hub.db"), newSealer(t))
 	startQueue(t, s)
-	require.NoError(t, s.CreateSubscription(t.Context(), &store.Subscription{
+	require.NoError(t, s.CreateSubscription(t.Context(), store.AllConsumers(), &store.Subscription{
 		UnifiedAPI: "accounting", Status: store.StatusEnabled, DeliveryURL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x",
 	}))
 	newEvent := func(key, hash string) *event.Event {
@@ -337,7 +337,7 @@ func TestConcurrentWritesAreIsolated(t *testing.T) {
 	// Keys already used, to conflict with.
 	const keys = 8
 	for i := range keys {
-		_, err := s.PublishEvent(t.Context(), newEvent(fmt.Sprint("key-", i), "first"))
+		_, err := s.PublishEvent(t.Context(), store.AllConsumers(), newEvent(fmt.Sprint("key-", i), "first"))
 		require.NoError(t, err)
 	}
 
@@ -356,7 +356,7 @@ func TestConcurrentWritesAreIsolated(t *testing.T) {
 			if conflict {
 				ev = newEvent(fmt.Sprint("key-", i%keys), "second")
 			}
-			_, err := s.PublishEvent(t.Context(), ev)
+			_, err := s.PublishEvent(t.Context(), store.AllConsumers(), ev)
 			results <- result{ev.ID, conflict, err}
 		})
 	}
@@ -367,13 +367,13 @@ func TestConcurrentWritesAreIsolated(t *testing.T) {
 	for r := range results {
 		if r.conflict {
 			require.ErrorIs(t, r.err, store.ErrIdempotencyConflict)
-			_, err := s.GetEvent(t.Context(), r.id)
+			_, err := s.GetEvent(t.Context(), store.AllConsumers(), r.id)
 			require.ErrorIs(t, err, store.ErrNotFound, "a conflicting event is not stored")
 			continue
 		}
 		require.NoError(t, r.err)
 		stored++
-		ds, err := s.ListDeliveries(t.Context(), r.id)
+		ds, err := s.ListDeliveries(t.Context(), store.AllConsumers(), r.id)
 		require.NoError(t, err)
 		require.Len(t, ds, 1, "event %s", r.id)
 	}
@@ -394,9 +394,9 @@ func TestCancelledWriteStoresNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	ev := &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting", OccurredAt: time.Now()}
-	_, err := s.PublishEvent(ctx, ev)
+	_, err := s.PublishEvent(ctx, store.AllConsumers(), ev)
 	require.ErrorIs(t, err, context.Canceled)
-	list, err := s.ListEvents(t.Context(), store.EventFilter{}, store.Page{})
+	list, err := s.ListEvents(t.Context(), store.AllConsumers(), store.EventFilter{}, store.Page{})
 	require.NoError(t, err)
 	assert.Empty(t, list)
 }
@@ -485,7 +485,7 @@ func TestPanickingWriteFailsOnlyItsBatch(t *testing.T) {
 	_, err = s.GetAPIKey(t.Context(), "k")
 	require.ErrorIs(t, err, store.ErrNotFound, "the panicking transaction was rolled back")
 
-	_, err = s.PublishEvent(t.Context(), &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting", OccurredAt: time.Now()})
+	_, err = s.PublishEvent(t.Context(), store.AllConsumers(), &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting", OccurredAt: time.Now()})
 	require.NoError(t, err, "writes go on")
 }
 
@@ -495,7 +495,7 @@ func TestFullDatabaseIsUnavailable(t *testing.T) {
 	startQueue(t, s)
 	ctx := t.Context()
 	publish := func() error {
-		_, err := s.PublishEvent(ctx, &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
+		_, err := s.PublishEvent(ctx, store.AllConsumers(), &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
 			ConsumerID: "acme", OccurredAt: time.Now(), Entity: json.RawMessage(`{"note":"` + strings.Repeat("x", 2000) + `"}`)})
 		return err
 	}
@@ -513,7 +513,7 @@ func TestFullDatabaseIsUnavailable(t *testing.T) {
 	}
 	require.ErrorIs(t, err, store.ErrUnavailable)
 	require.ErrorContains(t, err, "full")
-	err = s.CreateSubscription(ctx, &store.Subscription{UnifiedAPI: "accounting", Status: store.StatusEnabled,
+	err = s.CreateSubscription(ctx, store.AllConsumers(), &store.Subscription{UnifiedAPI: "accounting", Status: store.StatusEnabled,
 		DeliveryURL: "https://example.com/hook", Events: []string{"*"}, Description: strings.Repeat("d", 1<<20)})
 	require.ErrorIs(t, err, store.ErrUnavailable, "writes outside the batcher too")
 
@@ -529,7 +529,7 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	startQueue(t, s)
 	ctx := t.Context()
 	publish := func() error {
-		_, err := s.PublishEvent(ctx, &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
+		_, err := s.PublishEvent(ctx, store.AllConsumers(), &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
 			ConsumerID: "acme", OccurredAt: time.Now()})
 		return err
 	}
@@ -626,7 +626,7 @@ func TestWritesQueuedBehindAnUnavailableBatchFailWithIt(t *testing.T) {
 	startQueue(t, s)
 	ctx := t.Context()
 	publish := func() error {
-		_, err := s.PublishEvent(ctx, &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
+		_, err := s.PublishEvent(ctx, store.AllConsumers(), &event.Event{EventType: "accounting.invoice.paid", UnifiedAPI: "accounting",
 			ConsumerID: "acme", OccurredAt: time.Now()})
 		return err
 	}

@@ -58,7 +58,8 @@ var apiKeyTests = map[string]func(*testing.T, *harness){
 		require.NoError(t, err)
 		sameTime(t, at, got.RevokedAt, "RevokedAt")
 
-		require.NoError(t, e.s.RevokeAPIKey(e.ctx, k.ID, at.Add(time.Hour)), "revoking twice")
+		require.ErrorIs(t, e.s.RevokeAPIKey(e.ctx, k.ID, at.Add(time.Hour)), store.ErrNotFound, "revoking twice")
+		require.ErrorIs(t, e.s.RevokeAPIKey(e.ctx, "unknown", at), store.ErrNotFound, "revoking an unknown key")
 		got, err = e.s.GetAPIKey(e.ctx, k.ID)
 		require.NoError(t, err)
 		sameTime(t, at, got.RevokedAt, "RevokedAt after a second revoke")

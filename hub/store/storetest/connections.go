@@ -44,7 +44,7 @@ func (e *env) connection(consumerID string, mods ...func(*store.Connection)) *st
 	for _, mod := range mods {
 		mod(c)
 	}
-	require.NoError(e.t, e.s.CreateConnection(e.ctx, c))
+	require.NoError(e.t, e.s.CreateConnection(e.ctx, store.AllConsumers(), c))
 	return c
 }
 
@@ -89,7 +89,7 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		require.False(t, c.CreatedAt.IsZero(), "CreatedAt filled")
 		assert.True(t, c.CreatedAt.Equal(c.UpdatedAt), "UpdatedAt starts at CreatedAt")
 
-		got, err := e.s.GetConnection(e.ctx, "acme", c.ID)
+		got, err := e.s.GetConnection(e.ctx, store.Consumer("acme"), c.ID)
 		require.NoError(t, err)
 		requireSameConnection(t, c, got)
 
@@ -98,7 +98,7 @@ var connectionTests = map[string]func(*testing.T, *harness){
 			c.ID = store.NewID()
 			c.CreatedAt = at
 		})
-		got, err = e.s.GetConnection(e.ctx, "acme", given.ID)
+		got, err = e.s.GetConnection(e.ctx, store.Consumer("acme"), given.ID)
 		require.NoError(t, err)
 		assert.True(t, at.Equal(got.CreatedAt), "a given CreatedAt is kept, got %v", got.CreatedAt)
 		requireSameConnection(t, given, got)
@@ -110,7 +110,7 @@ var connectionTests = map[string]func(*testing.T, *harness){
 			c.Settings = nil
 			c.Credentials = nil
 		})
-		got, err := e.s.GetConnection(e.ctx, "acme", c.ID)
+		got, err := e.s.GetConnection(e.ctx, store.Consumer("acme"), c.ID)
 		require.NoError(t, err)
 		requireSameConnection(t, c, got)
 		assert.Nil(t, got.Credentials, "no credentials stay none")
@@ -128,19 +128,19 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		} {
 			c := &store.Connection{ConsumerID: "acme", ServiceID: "deskera", Status: store.ConnectionActive, TokenHash: tokenHash()}
 			mod(c)
-			assert.Error(t, e.s.CreateConnection(e.ctx, c), name)
+			assert.Error(t, e.s.CreateConnection(e.ctx, store.AllConsumers(), c), name)
 		}
-		list, err := e.s.ListConnections(e.ctx, "acme", store.Page{})
+		list, err := e.s.ListConnections(e.ctx, store.Consumer("acme"), store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, list, "nothing stored")
 	},
 	"ByIDForOperators": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		c := e.connection("acme")
-		got, err := e.s.ConnectionByID(e.ctx, c.ID)
+		got, err := e.s.GetConnection(e.ctx, store.AllConsumers(), c.ID)
 		require.NoError(t, err)
 		requireSameConnection(t, c, got)
-		_, err = e.s.ConnectionByID(e.ctx, unknownID())
+		_, err = e.s.GetConnection(e.ctx, store.AllConsumers(), unknownID())
 		require.ErrorIs(t, err, store.ErrNotFound)
 	},
 	"ScopedToConsumer": func(t *testing.T, h *harness) {
@@ -148,29 +148,29 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		mine := e.connection("acme")
 		theirs := e.connection("globex")
 
-		_, err := e.s.GetConnection(e.ctx, "globex", mine.ID)
+		_, err := e.s.GetConnection(e.ctx, store.Consumer("globex"), mine.ID)
 		require.ErrorIs(t, err, store.ErrNotFound, "another consumer's connection")
-		_, err = e.s.GetConnection(e.ctx, "", mine.ID)
+		_, err = e.s.GetConnection(e.ctx, store.Consumer(""), mine.ID)
 		require.ErrorIs(t, err, store.ErrNotFound, "no consumer")
 
 		hijack := *mine
 		hijack.ConsumerID = "globex"
 		hijack.Status = store.ConnectionDisabled
 		hijack.Credentials = map[string]string{"client_secret": "stolen"}
-		require.ErrorIs(t, e.s.UpdateConnection(e.ctx, &hijack), store.ErrNotFound)
-		require.ErrorIs(t, e.s.DeleteConnection(e.ctx, "globex", mine.ID), store.ErrNotFound)
+		require.ErrorIs(t, e.s.UpdateConnection(e.ctx, store.Consumer("globex"), &hijack), store.ErrNotFound)
+		require.ErrorIs(t, e.s.DeleteConnection(e.ctx, store.Consumer("globex"), mine.ID), store.ErrNotFound)
 
-		got, err := e.s.GetConnection(e.ctx, "acme", mine.ID)
+		got, err := e.s.GetConnection(e.ctx, store.Consumer("acme"), mine.ID)
 		require.NoError(t, err, "still there")
 		requireSameConnection(t, mine, got)
 
-		list, err := e.s.ListConnections(e.ctx, "globex", store.Page{})
+		list, err := e.s.ListConnections(e.ctx, store.Consumer("globex"), store.Page{})
 		require.NoError(t, err)
 		assert.Equal(t, []string{theirs.ID}, connectionIDs(list))
-		list, err = e.s.ListConnections(e.ctx, "acme", store.Page{})
+		list, err = e.s.ListConnections(e.ctx, store.Consumer("acme"), store.Page{})
 		require.NoError(t, err)
 		assert.Equal(t, []string{mine.ID}, connectionIDs(list))
-		list, err = e.s.ListConnections(e.ctx, "", store.Page{})
+		list, err = e.s.ListConnections(e.ctx, store.Consumer(""), store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, list, "an empty consumer lists nothing, not everything")
 	},
@@ -208,7 +208,7 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		update := *c
 		update.Status = store.ConnectionDisabled
 		update.Credentials = map[string]string{"access_token": "at-2"}
-		require.NoError(t, e.s.UpdateConnection(e.ctx, &update))
+		require.NoError(t, e.s.UpdateConnection(e.ctx, store.AllConsumers(), &update))
 		got, err := e.s.ConnectionByToken(e.ctx, c.ServiceID, c.TokenHash)
 		require.NoError(t, err)
 		assert.Equal(t, store.ConnectionDisabled, got.Status, "the update is seen at once")
@@ -221,9 +221,9 @@ var connectionTests = map[string]func(*testing.T, *harness){
 			ConsumerID: "globex", ServiceID: "deskera", Status: store.ConnectionActive,
 			TokenHash: append([]byte(nil), first.TokenHash...),
 		}
-		require.Error(t, e.s.CreateConnection(e.ctx, dup))
+		require.Error(t, e.s.CreateConnection(e.ctx, store.AllConsumers(), dup))
 
-		list, err := e.s.ListConnections(e.ctx, "globex", store.Page{})
+		list, err := e.s.ListConnections(e.ctx, store.Consumer("globex"), store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, list, "the duplicate was not stored")
 		got, err := e.s.ConnectionByToken(e.ctx, "deskera", first.TokenHash)
@@ -239,7 +239,7 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		}
 		want = reversed(want)
 		walkPages(t, want, func(p store.Page) ([]string, error) {
-			list, err := e.s.ListConnections(e.ctx, "acme", p)
+			list, err := e.s.ListConnections(e.ctx, store.Consumer("acme"), p)
 			for _, c := range list {
 				if c.ConsumerID != "acme" || c.Credentials["client_secret"] == "" {
 					t.Errorf("listed connection %s of %q without its credentials opened", c.ID, c.ConsumerID)
@@ -264,18 +264,18 @@ var connectionTests = map[string]func(*testing.T, *harness){
 			TokenHash:     c.TokenHash,
 			Registrations: json.RawMessage(`{"hooks":[{"hook_id":"h-2"}]}`),
 		}
-		require.NoError(t, e.s.UpdateConnection(e.ctx, update))
+		require.NoError(t, e.s.UpdateConnection(e.ctx, store.AllConsumers(), update))
 		assert.True(t, created.Equal(update.CreatedAt), "the stored CreatedAt is returned, got %v", update.CreatedAt)
 		assert.False(t, update.UpdatedAt.Before(c.UpdatedAt), "UpdatedAt set")
 
-		got, err := e.s.GetConnection(e.ctx, "acme", c.ID)
+		got, err := e.s.GetConnection(e.ctx, store.Consumer("acme"), c.ID)
 		require.NoError(t, err)
 		requireSameConnection(t, update, got)
 
 		// Clearing credentials and registrations.
 		got.Credentials, got.Registrations = nil, nil
-		require.NoError(t, e.s.UpdateConnection(e.ctx, got))
-		again, err := e.s.GetConnection(e.ctx, "acme", c.ID)
+		require.NoError(t, e.s.UpdateConnection(e.ctx, store.AllConsumers(), got))
+		again, err := e.s.GetConnection(e.ctx, store.Consumer("acme"), c.ID)
 		require.NoError(t, err)
 		assert.Nil(t, again.Credentials)
 		assert.Empty(t, again.Registrations)
@@ -283,7 +283,7 @@ var connectionTests = map[string]func(*testing.T, *harness){
 
 		unknown := *got
 		unknown.ID = unknownID()
-		require.ErrorIs(t, e.s.UpdateConnection(e.ctx, &unknown), store.ErrNotFound)
+		require.ErrorIs(t, e.s.UpdateConnection(e.ctx, store.AllConsumers(), &unknown), store.ErrNotFound)
 	},
 	"Delete": func(t *testing.T, h *harness) {
 		e := h.env(t)
@@ -292,23 +292,23 @@ var connectionTests = map[string]func(*testing.T, *harness){
 		_, err := e.s.ConnectionByToken(e.ctx, c.ServiceID, c.TokenHash)
 		require.NoError(t, err, "found before the delete (and so possibly cached)")
 
-		require.NoError(t, e.s.DeleteConnection(e.ctx, "acme", c.ID))
-		_, err = e.s.GetConnection(e.ctx, "acme", c.ID)
+		require.NoError(t, e.s.DeleteConnection(e.ctx, store.Consumer("acme"), c.ID))
+		_, err = e.s.GetConnection(e.ctx, store.Consumer("acme"), c.ID)
 		require.ErrorIs(t, err, store.ErrNotFound)
 		_, err = e.s.ConnectionByToken(e.ctx, c.ServiceID, c.TokenHash)
 		require.ErrorIs(t, err, store.ErrNotFound, "the deleted connection's token stops working")
-		require.ErrorIs(t, e.s.DeleteConnection(e.ctx, "acme", c.ID), store.ErrNotFound, "deleting twice")
+		require.ErrorIs(t, e.s.DeleteConnection(e.ctx, store.Consumer("acme"), c.ID), store.ErrNotFound, "deleting twice")
 
-		list, err := e.s.ListConnections(e.ctx, "acme", store.Page{})
+		list, err := e.s.ListConnections(e.ctx, store.Consumer("acme"), store.Page{})
 		require.NoError(t, err)
 		assert.Equal(t, []string{other.ID}, connectionIDs(list), "others untouched")
 	},
 	"NotFound": func(t *testing.T, h *harness) {
 		e := h.env(t)
-		_, err := e.s.GetConnection(e.ctx, "acme", unknownID())
+		_, err := e.s.GetConnection(e.ctx, store.Consumer("acme"), unknownID())
 		require.ErrorIs(t, err, store.ErrNotFound)
-		require.ErrorIs(t, e.s.DeleteConnection(e.ctx, "acme", unknownID()), store.ErrNotFound)
-		list, err := e.s.ListConnections(e.ctx, "acme", store.Page{})
+		require.ErrorIs(t, e.s.DeleteConnection(e.ctx, store.Consumer("acme"), unknownID()), store.ErrNotFound)
+		list, err := e.s.ListConnections(e.ctx, store.Consumer("acme"), store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, list)
 	},

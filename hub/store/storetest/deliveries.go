@@ -44,7 +44,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		assert.Equal(t, b.ID, targets[0].Subscription.ID)
 
 		b.Status, b.DisabledReason = store.StatusDisabled, store.DisabledManual
-		require.NoError(t, e.s.UpdateSubscription(e.ctx, b))
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), b))
 		_, targets, err = e.s.FanoutTargets(e.ctx, res.Event.ID)
 		require.NoError(t, err)
 		assert.Empty(t, targets)
@@ -66,7 +66,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 
 		// Disabled: still returned, the worker decides.
 		sub.Status, sub.DisabledReason = store.StatusDisabled, store.DisabledManual
-		require.NoError(t, e.s.UpdateSubscription(e.ctx, sub))
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), sub))
 		_, target, err = e.s.RetryTarget(e.ctx, d.ID)
 		require.NoError(t, err)
 		assert.Equal(t, sub.ID, target.Subscription.ID)
@@ -74,7 +74,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		assert.Equal(t, store.DeliveryCancelled, target.Delivery.Status)
 
 		// Deleted: the delivery without a subscription.
-		require.NoError(t, e.s.DeleteSubscription(e.ctx, sub.ID))
+		require.NoError(t, e.s.DeleteSubscription(e.ctx, store.AllConsumers(), sub.ID))
 		ev, target, err = e.s.RetryTarget(e.ctx, d.ID)
 		require.NoError(t, err)
 		assert.Equal(t, res.Event.ID, ev.ID)
@@ -84,7 +84,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 
 		_, _, err = e.s.RetryTarget(e.ctx, unknownID())
 		require.ErrorIs(t, err, store.ErrNotFound)
-		_, err = e.s.GetDelivery(e.ctx, unknownID())
+		_, err = e.s.GetDelivery(e.ctx, store.AllConsumers(), unknownID())
 		require.ErrorIs(t, err, store.ErrNotFound)
 	},
 	"RecordCancelledWithoutTry": func(t *testing.T, h *harness) {
@@ -96,15 +96,15 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{{
 			DeliveryID: d.ID, SubscriptionID: sub.ID, Status: store.DeliveryCancelled, At: store.Now(),
 		}}))
-		got, err := e.s.GetDelivery(e.ctx, d.ID)
+		got, err := e.s.GetDelivery(e.ctx, store.AllConsumers(), d.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.DeliveryCancelled, got.Status)
 		assert.Zero(t, got.Attempts)
-		health, err := e.s.GetSubscription(e.ctx, sub.ID)
+		health, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, 2, health.FailStreak, "no try, no change of health")
 		sameTime(t, started, health.FailStreakStartedAt, "FailStreakStartedAt")
-		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
+		logged, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, logged)
 	},
@@ -120,14 +120,14 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		o := outcome(res.Event, d, 204, time.Time{})
 		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{o}))
 
-		got, err := e.s.GetDelivery(e.ctx, d.ID)
+		got, err := e.s.GetDelivery(e.ctx, store.AllConsumers(), d.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.DeliveryDelivered, got.Status)
 		assert.Equal(t, 1, got.Attempts)
 		assert.Nil(t, got.NextAttemptAt)
 		assert.False(t, got.UpdatedAt.Before(d.UpdatedAt))
 
-		health, err := e.s.GetSubscription(e.ctx, sub.ID)
+		health, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Zero(t, health.FailStreak, "success resets the streak")
 		assert.Nil(t, health.FailStreakStartedAt)
@@ -135,7 +135,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		sameTime(t, started, health.LastFailedAt, "LastFailedAt kept")
 		assert.Equal(t, store.StatusEnabled, health.Status)
 
-		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
+		logged, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
 		require.NoError(t, err)
 		require.Len(t, logged, 1)
 		assert.Equal(t, o.Attempts[0], *logged[0], "attempt round trip")
@@ -153,7 +153,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		}
 		health := func() *store.Subscription {
 			t.Helper()
-			got, err := e.s.GetSubscription(e.ctx, sub.ID)
+			got, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 			require.NoError(t, err)
 			return got
 		}
@@ -186,10 +186,10 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		err := e.s.RecordOutcomes(e.ctx, []store.Outcome{o})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), other.ID)
-		got, err := e.s.GetDelivery(e.ctx, d.ID)
+		got, err := e.s.GetDelivery(e.ctx, store.AllConsumers(), d.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.DeliveryPending, got.Status, "nothing written")
-		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
+		logged, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, logged)
 	},
@@ -202,7 +202,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		// Due now: River runs the retry job at once.
 		o := outcome(res.Event, d, 500, time.Now().Add(-time.Second))
 		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{o}))
-		got, err := e.s.GetDelivery(e.ctx, d.ID)
+		got, err := e.s.GetDelivery(e.ctx, store.AllConsumers(), d.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.DeliveryPending, got.Status)
 		assert.Equal(t, 1, got.Attempts)
@@ -210,7 +210,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		eventually(t, func() bool { return len(RetriesWorked(d.ID)) == 1 }, "retry job of delivery %s not worked", d.ID)
 		assert.Equal(t, []int{2}, RetriesWorked(d.ID), "the retry makes try 2")
 
-		health, err := e.s.GetSubscription(e.ctx, sub.ID)
+		health, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, 1, health.FailStreak)
 		sameTime(t, o.At, health.FailStreakStartedAt, "FailStreakStartedAt")
@@ -223,13 +223,13 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{o2}))
 		eventually(t, func() bool { return len(RetriesWorked(d.ID)) == 2 }, "second retry job not worked")
 		assert.Equal(t, []int{2, 3}, RetriesWorked(d.ID))
-		health, err = e.s.GetSubscription(e.ctx, sub.ID)
+		health, err = e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, 2, health.FailStreak)
 		sameTime(t, o.At, health.FailStreakStartedAt, "FailStreakStartedAt unchanged")
 		sameTime(t, o2.At, health.LastFailedAt, "LastFailedAt")
 
-		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{SubscriptionID: sub.ID}, store.Page{})
+		logged, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), store.AttemptFilter{SubscriptionID: sub.ID}, store.Page{})
 		require.NoError(t, err)
 		require.Len(t, logged, 2)
 		assert.True(t, logged[0].RetryScheduled)
@@ -256,14 +256,14 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 				o.Attempts[0].RetryScheduled = false
 				require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{o}))
 
-				got, err := e.s.GetDelivery(e.ctx, d.ID)
+				got, err := e.s.GetDelivery(e.ctx, store.AllConsumers(), d.ID)
 				require.NoError(t, err)
 				assert.Equal(t, store.DeliveryFailed, got.Status)
 				assert.Equal(t, 1, got.Attempts)
 				assert.Equal(t, store.DeliveryCancelled, e.deliveryTo(second.Event.ID, sub.ID).Status, "other pending deliveries cancelled")
 				assert.Equal(t, store.DeliveryPending, e.deliveryTo(second.Event.ID, other.ID).Status, "other subscriptions untouched")
 
-				disabled, err := e.s.GetSubscription(e.ctx, sub.ID)
+				disabled, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 				require.NoError(t, err)
 				assert.Equal(t, store.StatusDisabled, disabled.Status)
 				assert.Equal(t, reason, disabled.DisabledReason)
@@ -296,13 +296,13 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 			goneOutcome,
 		}))
 		want := map[string]string{dOK.ID: store.DeliveryDelivered, dFail.ID: store.DeliveryPending, dGone.ID: store.DeliveryFailed}
-		ds, err := e.s.ListDeliveries(e.ctx, res.Event.ID)
+		ds, err := e.s.ListDeliveries(e.ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err)
 		for _, d := range ds {
 			assert.Equal(t, want[d.ID], d.Status, "delivery to %s", d.SubscriptionID)
 			assert.Equal(t, 1, d.Attempts)
 		}
-		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
+		logged, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), store.AttemptFilter{EventID: res.Event.ID}, store.Page{})
 		require.NoError(t, err)
 		assert.Len(t, logged, 3)
 		eventually(t, func() bool {
@@ -322,10 +322,10 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 			outcome(res.Event, &unknown, 200, time.Time{}),
 		})
 		require.ErrorIs(t, err, store.ErrNotFound)
-		got, err := e.s.GetDelivery(e.ctx, d.ID)
+		got, err := e.s.GetDelivery(e.ctx, store.AllConsumers(), d.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.DeliveryPending, got.Status, "nothing of a failed batch is written")
-		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{}, store.Page{})
+		logged, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), store.AttemptFilter{}, store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, logged)
 
@@ -370,7 +370,7 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 			"no match":     {store.AttemptFilter{ConsumerID: "initech"}, nil},
 		} {
 			t.Run(name, func(t *testing.T) {
-				list, err := e.s.ListAttempts(e.ctx, tc.filter, store.Page{})
+				list, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), tc.filter, store.Page{})
 				require.NoError(t, err)
 				got := ids(list, func(a *store.Attempt) string { return a.ID })
 				if len(got) == 0 {
@@ -392,13 +392,13 @@ var deliveryTests = map[string]func(*testing.T, *harness){
 		}
 		want = reversed(want)
 		walkPages(t, want, func(p store.Page) ([]string, error) {
-			list, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{SubscriptionID: sub.ID}, p)
+			list, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), store.AttemptFilter{SubscriptionID: sub.ID}, p)
 			return ids(list, func(a *store.Attempt) string { return a.ID }), err
 		})
 	},
 	"ListDeliveriesUnknownEvent": func(t *testing.T, h *harness) {
 		e := h.env(t)
-		ds, err := e.s.ListDeliveries(e.ctx, unknownID())
+		ds, err := e.s.ListDeliveries(e.ctx, store.AllConsumers(), unknownID())
 		require.NoError(t, err)
 		assert.Empty(t, ds)
 	},

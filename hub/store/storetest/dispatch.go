@@ -130,7 +130,7 @@ var dispatchTests = map[string]func(*testing.T, *harness){
 			return func(ev *event.Event) { ev.DedupeKey = "dispatch-conflict"; ev.RequestHash = hash }
 		}
 		e.publish(key("one"))
-		_, err := e.s.PublishEvent(e.ctx, newEvent(key("two")))
+		_, err := e.s.PublishEvent(e.ctx, store.AllConsumers(), newEvent(key("two")))
 		require.ErrorIs(t, err, store.ErrIdempotencyConflict)
 		reserved, released, dispatched := d.counts()
 		assert.Equal(t, [3]int{2, 1, 1}, [3]int{reserved, released, dispatched}, "reserved, released, dispatched")
@@ -180,7 +180,7 @@ var dispatchTests = map[string]func(*testing.T, *harness){
 // onlyDelivery returns the one delivery of eventID.
 func (e *env) onlyDelivery(eventID string) *store.Delivery {
 	e.t.Helper()
-	ds, err := e.s.ListDeliveries(e.ctx, eventID)
+	ds, err := e.s.ListDeliveries(e.ctx, store.AllConsumers(), eventID)
 	require.NoError(e.t, err)
 	require.Len(e.t, ds, 1)
 	return ds[0]

@@ -44,13 +44,13 @@ var eventTests = map[string]func(*testing.T, *harness){
 		})
 
 		ev := newEvent()
-		res, err := e.s.PublishEvent(e.ctx, ev)
+		res, err := e.s.PublishEvent(e.ctx, store.AllConsumers(), ev)
 		require.NoError(t, err)
 		assert.False(t, res.Duplicate)
 		assert.Equal(t, 5, res.Deliveries)
 		assert.Equal(t, ev.ID, res.Event.ID)
 
-		ds, err := e.s.ListDeliveries(e.ctx, ev.ID)
+		ds, err := e.s.ListDeliveries(e.ctx, store.AllConsumers(), ev.ID)
 		require.NoError(t, err)
 		var got []string
 		for _, d := range ds {
@@ -63,7 +63,7 @@ var eventTests = map[string]func(*testing.T, *harness){
 		}
 		assert.ElementsMatch(t, []string{exact.ID, wildcard.ID, base.ID, boundToAcme.ID, anyAPI.ID}, got)
 
-		stored, err := e.s.GetEvent(e.ctx, ev.ID)
+		stored, err := e.s.GetEvent(e.ctx, store.AllConsumers(), ev.ID)
 		require.NoError(t, err)
 		requireSameEvent(t, ev, stored)
 
@@ -85,10 +85,10 @@ var eventTests = map[string]func(*testing.T, *harness){
 		e := h.env(t)
 		res := e.publish(func(ev *event.Event) { ev.Entity = nil })
 		assert.Zero(t, res.Deliveries)
-		stored, err := e.s.GetEvent(e.ctx, res.Event.ID)
+		stored, err := e.s.GetEvent(e.ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err, "the event is stored even when nobody receives it")
 		requireSameEvent(t, res.Event, stored)
-		ds, err := e.s.ListDeliveries(e.ctx, res.Event.ID)
+		ds, err := e.s.ListDeliveries(e.ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err)
 		assert.Empty(t, ds)
 	},
@@ -97,7 +97,7 @@ var eventTests = map[string]func(*testing.T, *harness){
 		res := e.publish(func(ev *event.Event) { ev.ID, ev.CreatedAt = "", time.Time{} })
 		requireUUIDv7(t, res.Event.ID)
 		assert.False(t, res.Event.CreatedAt.IsZero())
-		stored, err := e.s.GetEvent(e.ctx, res.Event.ID)
+		stored, err := e.s.GetEvent(e.ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err)
 		assert.True(t, res.Event.CreatedAt.Equal(stored.CreatedAt))
 	},
@@ -113,16 +113,16 @@ var eventTests = map[string]func(*testing.T, *harness){
 		// A subscription added since does not change the answer.
 		e.subscription()
 		again := newEvent(func(ev *event.Event) { ev.DedupeKey, ev.RequestHash = key, "hash-1" })
-		res, err := e.s.PublishEvent(e.ctx, again)
+		res, err := e.s.PublishEvent(e.ctx, store.AllConsumers(), again)
 		require.NoError(t, err)
 		assert.True(t, res.Duplicate)
 		assert.Equal(t, first.Event.ID, res.Event.ID, "the first event is returned")
 		assert.Equal(t, 2, res.Deliveries, "the first event's deliveries")
-		_, err = e.s.GetEvent(e.ctx, again.ID)
+		_, err = e.s.GetEvent(e.ctx, store.AllConsumers(), again.ID)
 		require.ErrorIs(t, err, store.ErrNotFound, "the duplicate is not stored")
 
 		conflict := newEvent(func(ev *event.Event) { ev.DedupeKey, ev.RequestHash = key, "hash-2" })
-		_, err = e.s.PublishEvent(e.ctx, conflict)
+		_, err = e.s.PublishEvent(e.ctx, store.AllConsumers(), conflict)
 		require.ErrorIs(t, err, store.ErrIdempotencyConflict)
 
 		// Events without a key never collide.
@@ -151,7 +151,7 @@ var eventTests = map[string]func(*testing.T, *harness){
 			"all exclude": {store.EventFilter{ServiceID: "vplan", ConsumerID: "globex"}, nil},
 		} {
 			t.Run(name, func(t *testing.T) {
-				list, err := e.s.ListEvents(e.ctx, tc.filter, store.Page{})
+				list, err := e.s.ListEvents(e.ctx, store.AllConsumers(), tc.filter, store.Page{})
 				require.NoError(t, err)
 				want := ids(tc.want, func(r *store.PublishResult) string { return r.Event.ID })
 				if len(want) == 0 {
@@ -174,7 +174,7 @@ var eventTests = map[string]func(*testing.T, *harness){
 		}
 		want = reversed(want)
 		walkPages(t, want, func(p store.Page) ([]string, error) {
-			list, err := e.s.ListEvents(e.ctx, store.EventFilter{ConsumerID: "acme"}, p)
+			list, err := e.s.ListEvents(e.ctx, store.AllConsumers(), store.EventFilter{ConsumerID: "acme"}, p)
 			return ids(list, func(ev *event.Event) string { return ev.ID }), err
 		})
 	},
@@ -184,7 +184,7 @@ var eventTests = map[string]func(*testing.T, *harness){
 			e.publish()
 		}
 		for limit, want := range map[int]int{0: store.DefaultPageLimit, -1: store.DefaultPageLimit, 7: 7, store.MaxPageLimit + 1: store.MaxPageLimit} {
-			list, err := e.s.ListEvents(e.ctx, store.EventFilter{}, store.Page{Limit: limit})
+			list, err := e.s.ListEvents(e.ctx, store.AllConsumers(), store.EventFilter{}, store.Page{Limit: limit})
 			require.NoError(t, err)
 			assert.Len(t, list, want, "limit %d", limit)
 		}
@@ -200,12 +200,12 @@ var eventTests = map[string]func(*testing.T, *harness){
 		// Only subscriptions enabled and matching now receive a replay.
 		c := e.subscription()
 		b.Status, b.DisabledReason = store.StatusDisabled, store.DisabledManual
-		require.NoError(t, e.s.UpdateSubscription(e.ctx, b))
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), b))
 
-		n, err := e.s.Replay(e.ctx, res.Event.ID, "")
+		n, err := e.s.Replay(e.ctx, store.AllConsumers(), res.Event.ID, "")
 		require.NoError(t, err)
 		assert.Equal(t, 2, n)
-		ds, err := e.s.ListDeliveries(e.ctx, res.Event.ID)
+		ds, err := e.s.ListDeliveries(e.ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err)
 		pending := map[string]int{}
 		for _, d := range ds {
@@ -222,10 +222,10 @@ var eventTests = map[string]func(*testing.T, *harness){
 		b := e.subscription()
 		res := e.publish()
 
-		n, err := e.s.Replay(e.ctx, res.Event.ID, b.ID)
+		n, err := e.s.Replay(e.ctx, store.AllConsumers(), res.Event.ID, b.ID)
 		require.NoError(t, err)
 		assert.Equal(t, 1, n)
-		ds, err := e.s.ListDeliveries(e.ctx, res.Event.ID)
+		ds, err := e.s.ListDeliveries(e.ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err)
 		count := map[string]int{}
 		for _, d := range ds {
@@ -233,14 +233,14 @@ var eventTests = map[string]func(*testing.T, *harness){
 		}
 		assert.Equal(t, map[string]int{a.ID: 1, b.ID: 2}, count)
 
-		_, err = e.s.Replay(e.ctx, res.Event.ID, unknownID())
+		_, err = e.s.Replay(e.ctx, store.AllConsumers(), res.Event.ID, unknownID())
 		require.ErrorIs(t, err, store.ErrNotFound, "unknown subscription")
-		_, err = e.s.Replay(e.ctx, unknownID(), "")
+		_, err = e.s.Replay(e.ctx, store.AllConsumers(), unknownID(), "")
 		require.ErrorIs(t, err, store.ErrNotFound, "unknown event")
 
 		b.Status, b.DisabledReason = store.StatusDisabled, store.DisabledManual
-		require.NoError(t, e.s.UpdateSubscription(e.ctx, b))
-		n, err = e.s.Replay(e.ctx, res.Event.ID, b.ID)
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), b))
+		n, err = e.s.Replay(e.ctx, store.AllConsumers(), res.Event.ID, b.ID)
 		require.NoError(t, err)
 		assert.Zero(t, n, "a disabled subscription gets no replay")
 	},
@@ -248,7 +248,7 @@ var eventTests = map[string]func(*testing.T, *harness){
 		e := h.env(t)
 		entity := json.RawMessage(`{"id":"inv_1","customer":{"id":"cli_1"},"lines":[{"qty":2,"price":9.99}],"note":"ümlaut \"quoted\"","paid":true,"due":null}`)
 		res := e.publish(func(ev *event.Event) { ev.Entity = entity })
-		got, err := e.s.GetEvent(e.ctx, res.Event.ID)
+		got, err := e.s.GetEvent(e.ctx, store.AllConsumers(), res.Event.ID)
 		require.NoError(t, err)
 		assert.JSONEq(t, string(entity), string(got.Entity))
 		body, err := got.Body(1)
@@ -257,9 +257,9 @@ var eventTests = map[string]func(*testing.T, *harness){
 	},
 	"NotFound": func(t *testing.T, h *harness) {
 		e := h.env(t)
-		_, err := e.s.GetEvent(e.ctx, unknownID())
+		_, err := e.s.GetEvent(e.ctx, store.AllConsumers(), unknownID())
 		require.ErrorIs(t, err, store.ErrNotFound)
-		list, err := e.s.ListEvents(e.ctx, store.EventFilter{}, store.Page{})
+		list, err := e.s.ListEvents(e.ctx, store.AllConsumers(), store.EventFilter{}, store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, list)
 	},

@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Queue", queueTests},
 		{"Dispatch", dispatchTests},
 		{"Connections", connectionTests},
+		{"Tenancy", tenancyTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			t.Parallel()
@@ -122,7 +123,7 @@ func (e *env) subscription(mods ...func(*store.Subscription)) *store.Subscriptio
 	for _, mod := range mods {
 		mod(sub)
 	}
-	require.NoError(e.t, e.s.CreateSubscription(e.ctx, sub))
+	require.NoError(e.t, e.s.CreateSubscription(e.ctx, store.AllConsumers(), sub))
 	return sub
 }
 
@@ -155,7 +156,7 @@ func newEvent(mods ...func(*event.Event)) *event.Event {
 // publish stores an event and returns the result.
 func (e *env) publish(mods ...func(*event.Event)) *store.PublishResult {
 	e.t.Helper()
-	res, err := e.s.PublishEvent(e.ctx, newEvent(mods...))
+	res, err := e.s.PublishEvent(e.ctx, store.AllConsumers(), newEvent(mods...))
 	require.NoError(e.t, err)
 	return res
 }
@@ -163,7 +164,7 @@ func (e *env) publish(mods ...func(*event.Event)) *store.PublishResult {
 // deliveryTo returns the delivery of eventID to subID.
 func (e *env) deliveryTo(eventID, subID string) *store.Delivery {
 	e.t.Helper()
-	ds, err := e.s.ListDeliveries(e.ctx, eventID)
+	ds, err := e.s.ListDeliveries(e.ctx, store.AllConsumers(), eventID)
 	require.NoError(e.t, err)
 	for _, d := range ds {
 		if d.SubscriptionID == subID {

@@ -32,7 +32,7 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		require.False(t, sub.CreatedAt.IsZero(), "CreatedAt filled")
 		require.False(t, sub.UpdatedAt.IsZero(), "UpdatedAt filled")
 
-		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		got, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, sub, got)
 		assert.Equal(t, previous, got.PreviousSecret, "previous secret opened")
@@ -40,7 +40,7 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 	"DefaultsAndEmptyOptionals": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		sub := e.subscription()
-		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		got, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Nil(t, got.RetrySchedule, "no schedule: the hub's default")
 		assert.Empty(t, got.PreviousSecret)
@@ -67,17 +67,17 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		sub.RetrySchedule = []int{1, 2}
 		sub.PreviousSecret, sub.Secret = sub.Secret, rotated
 		sub.PreviousSecretExpiresAt = &expires
-		require.NoError(t, e.s.UpdateSubscription(e.ctx, sub))
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), sub))
 		assert.False(t, sub.UpdatedAt.Before(before), "UpdatedAt set")
 
-		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		got, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, sub, got)
 		assert.True(t, created.Equal(got.CreatedAt), "CreatedAt unchanged")
 
 		unknown := *sub
 		unknown.ID = unknownID()
-		require.ErrorIs(t, e.s.UpdateSubscription(e.ctx, &unknown), store.ErrNotFound)
+		require.ErrorIs(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), &unknown), store.ErrNotFound)
 	},
 	"List": func(t *testing.T, h *harness) {
 		e := h.env(t)
@@ -87,7 +87,7 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		}
 		want = reversed(want)
 		walkPages(t, want, func(p store.Page) ([]string, error) {
-			subs, err := e.s.ListSubscriptions(e.ctx, p)
+			subs, err := e.s.ListSubscriptions(e.ctx, store.AllConsumers(), p)
 			for _, s := range subs {
 				if s.Secret == "" {
 					t.Errorf("listed subscription %s without its secret", s.ID)
@@ -107,16 +107,16 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		d := e.deliveryTo(first.Event.ID, sub.ID)
 		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{outcome(first.Event, d, 500, time.Now().Add(time.Hour))}))
 
-		require.NoError(t, e.s.DeleteSubscription(e.ctx, sub.ID))
-		_, err := e.s.GetSubscription(e.ctx, sub.ID)
+		require.NoError(t, e.s.DeleteSubscription(e.ctx, store.AllConsumers(), sub.ID))
+		_, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.ErrorIs(t, err, store.ErrNotFound)
-		require.ErrorIs(t, e.s.DeleteSubscription(e.ctx, sub.ID), store.ErrNotFound)
+		require.ErrorIs(t, e.s.DeleteSubscription(e.ctx, store.AllConsumers(), sub.ID), store.ErrNotFound)
 
 		for _, ev := range []*store.PublishResult{first, second} {
 			assert.Equal(t, store.DeliveryCancelled, e.deliveryTo(ev.Event.ID, sub.ID).Status)
 			assert.Equal(t, store.DeliveryPending, e.deliveryTo(ev.Event.ID, other.ID).Status, "other subscriptions untouched")
 		}
-		logged, err := e.s.ListAttempts(e.ctx, store.AttemptFilter{SubscriptionID: sub.ID}, store.Page{})
+		logged, err := e.s.ListAttempts(e.ctx, store.AllConsumers(), store.AttemptFilter{SubscriptionID: sub.ID}, store.Page{})
 		require.NoError(t, err)
 		assert.Len(t, logged, 1, "attempt log kept")
 	},
@@ -126,10 +126,10 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		res := e.publish()
 		sub.Status = store.StatusDisabled
 		sub.DisabledReason = store.DisabledManual
-		require.NoError(t, e.s.UpdateSubscription(e.ctx, sub))
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), sub))
 		assert.Equal(t, store.DeliveryCancelled, e.deliveryTo(res.Event.ID, sub.ID).Status)
 
-		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		got, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusDisabled, got.Status)
 		assert.Equal(t, store.DisabledManual, got.DisabledReason)
@@ -137,7 +137,7 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 	"UpdateKeepsHealthWrittenMeanwhile": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		sub := e.subscription()
-		stale, err := e.s.GetSubscription(e.ctx, sub.ID)
+		stale, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 
 		// A delivery fails between the API's read and its write.
@@ -146,10 +146,10 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{outcome(res.Event, d, 500, time.Now().Add(time.Hour))}))
 
 		stale.Description = "renamed"
-		require.NoError(t, e.s.UpdateSubscription(e.ctx, stale))
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), stale))
 		assert.Equal(t, 1, stale.FailStreak, "update returns the stored health")
 
-		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		got, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, "renamed", got.Description)
 		assert.Equal(t, 1, got.FailStreak, "the failure recorded meanwhile survives the update")
@@ -165,27 +165,27 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		o.Status, o.Disable, o.Attempts[0].RetryScheduled = store.DeliveryFailed, store.DisabledGone, false
 		require.NoError(t, e.s.RecordOutcomes(e.ctx, []store.Outcome{o}))
 
-		got, err := e.s.GetSubscription(e.ctx, sub.ID)
+		got, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		require.Equal(t, store.StatusDisabled, got.Status)
 		require.Equal(t, 1, got.FailStreak)
 
 		got.Status, got.DisabledReason = store.StatusEnabled, store.DisabledNone
-		require.NoError(t, e.s.UpdateSubscription(e.ctx, got))
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), got))
 		assert.Zero(t, got.FailStreak)
 		assert.Nil(t, got.FailStreakStartedAt)
 		assert.NotNil(t, got.LastFailedAt, "the last failure stays on record")
 
-		again, err := e.s.GetSubscription(e.ctx, sub.ID)
+		again, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
 		require.NoError(t, err)
 		assert.Equal(t, got, again)
 	},
 	"NotFound": func(t *testing.T, h *harness) {
 		e := h.env(t)
-		_, err := e.s.GetSubscription(e.ctx, unknownID())
+		_, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), unknownID())
 		require.ErrorIs(t, err, store.ErrNotFound)
-		require.ErrorIs(t, e.s.DeleteSubscription(e.ctx, unknownID()), store.ErrNotFound)
-		list, err := e.s.ListSubscriptions(e.ctx, store.Page{})
+		require.ErrorIs(t, e.s.DeleteSubscription(e.ctx, store.AllConsumers(), unknownID()), store.ErrNotFound)
+		list, err := e.s.ListSubscriptions(e.ctx, store.AllConsumers(), store.Page{})
 		require.NoError(t, err)
 		assert.Empty(t, list)
 	},

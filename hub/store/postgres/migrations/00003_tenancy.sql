@@ -1,0 +1,36 @@
+-- Consumers as a security boundary: keys bound to one consumer, consumer
+-- sessions, and the owner of the subscription each logged try was for (a
+-- consumer sees only the tries of its own subscriptions, also after one is
+-- deleted).
+
+-- +goose Up
+ALTER TABLE api_keys ADD COLUMN consumer_id text NOT NULL DEFAULT '';
+
+CREATE TABLE sessions (
+    id            text COLLATE "C" PRIMARY KEY,
+    hash          bytea NOT NULL,
+    consumer_id   text NOT NULL,
+    scopes        text[] NOT NULL DEFAULT '{}',
+    parent_key_id text NOT NULL,
+    parent_hash   bytea NOT NULL,
+    metadata      jsonb NOT NULL DEFAULT '{}',
+    created_at    timestamptz NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    revoked_at    timestamptz
+);
+CREATE INDEX sessions_consumer_id ON sessions (consumer_id, id);
+CREATE INDEX sessions_parent_key_id ON sessions (parent_key_id);
+
+ALTER TABLE attempts ADD COLUMN subscription_consumer_id text NOT NULL DEFAULT '';
+UPDATE attempts SET subscription_consumer_id = s.consumer_id
+    FROM subscriptions s WHERE s.id = attempts.subscription_id;
+CREATE INDEX attempts_subscription_consumer_id ON attempts (subscription_consumer_id, id);
+
+CREATE INDEX subscriptions_consumer_id ON subscriptions (consumer_id, id);
+
+-- +goose Down
+DROP INDEX subscriptions_consumer_id;
+DROP INDEX attempts_subscription_consumer_id;
+ALTER TABLE attempts DROP COLUMN subscription_consumer_id;
+DROP TABLE sessions;
+ALTER TABLE api_keys DROP COLUMN consumer_id;
