@@ -1,11 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/hub"
+	"github.com/switchboardhq/switchboard/hub/store"
 )
 
 func TestRestampGivesSamplesAFreshIdentity(t *testing.T) {
@@ -42,4 +50,29 @@ func TestRestampGivesSamplesAFreshIdentity(t *testing.T) {
 	}
 	_, err := restamp([]byte(`[1]`), now)
 	require.ErrorContains(t, err, "not a JSON object")
+}
+
+func TestSendTestEventKeepsTheTokenOutOfErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, _, err := hub.OpenStore(ctx, hub.StoreOptions{DataDir: dir})
+	require.NoError(t, err)
+	token := "tok_" + strings.Repeat("s", 40)
+	sum := sha256.Sum256([]byte(token))
+	conn := &store.Connection{ConsumerID: "acme", ServiceID: "dversum", Status: store.ConnectionActive,
+		Credentials: map[string]string{"signing_secret": "whsec"}, Token: token, TokenHash: sum[:]}
+	require.NoError(t, st.CreateConnection(ctx, store.AllConsumers(), conn))
+	require.NoError(t, st.Close())
+
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	// Nothing listens there: the POST fails before any answer.
+	cmd.SetArgs([]string{"send-test-event", "--connection", conn.ID, "--data-dir", dir, "--hub-url", "http://" + freeAddr(t)})
+	err = cmd.ExecuteContext(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is it running?")
+	assert.NotContains(t, err.Error()+out.String(), token, "the inbound token is a credential")
 }

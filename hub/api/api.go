@@ -105,6 +105,17 @@ func New(cfg Config) (http.Handler, error) {
 	return r, err
 }
 
+// Inspect builds the router as New does and returns the routes it serves
+// next to every route's declaration (by "METHOD path"), for a test that
+// walks the router and for documentation.
+func Inspect(cfg Config) (served gin.RoutesInfo, declared map[string]Route, err error) {
+	r, declared, err := build(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.Routes(), declared, nil
+}
+
 // build builds the router and returns with it every route's declaration,
 // by "METHOD path".
 func build(cfg Config) (*gin.Engine, map[string]Route, error) {

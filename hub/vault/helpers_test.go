@@ -107,7 +107,7 @@ func (*managed) Describe(context.Context) (*plugins.Description, error) {
 			"type": "object",
 			"required": ["base_url"],
 			"properties": {
-				"base_url": {"type": "string", "format": "uri"},
+				"base_url": {"type": "string", "format": "uri", "x-switchboard-operator-only": true},
 				"event_types": {"type": "array", "items": {"type": "string"}, "minItems": 1}
 			},
 			"additionalProperties": false
