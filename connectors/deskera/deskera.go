@@ -127,13 +127,13 @@ func settingsSchema() json.RawMessage {
 		"additionalProperties": false,
 		"properties": map[string]any{
 			"base_url": map[string]any{
-				"type":        "string",
-				"format":      "uri",
-				"pattern":     "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+(/[^?#]*)?$",
-				"default":     DefaultBaseURL,
+				"type":    "string",
+				"format":  "uri",
+				"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+(/[^?#]*)?$",
+				"default": DefaultBaseURL,
 				// Where the hub sends requests: the operator's to choose.
 				plugins.OperatorOnly: true,
-				"description": "Base URL of Deskera's API (no query or fragment). The connector registers webhooks at {base_url}/v1/webhooks/register and removes them at {base_url}/v1/webhooks/delete/{hookId}. Change it only for a Deskera test environment or a local fake.",
+				"description":        "Base URL of Deskera's API (no query or fragment). The connector registers webhooks at {base_url}/v1/webhooks/register and removes them at {base_url}/v1/webhooks/delete/{hookId}. Change it only for a Deskera test environment or a local fake.",
 			},
 			"event_types": map[string]any{
 				"type":        "array",

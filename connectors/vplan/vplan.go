@@ -114,14 +114,14 @@ var settingsSchema = func() json.RawMessage {
 		"additionalProperties": false,
 		"properties": map[string]any{
 			"base_url": map[string]any{
-				"type":        "string",
-				"format":      "uri",
-				"pattern":     "^https?://",
-				"maxLength":   2048,
-				"default":     DefaultBaseURL,
+				"type":      "string",
+				"format":    "uri",
+				"pattern":   "^https?://",
+				"maxLength": 2048,
+				"default":   DefaultBaseURL,
 				// Where the hub sends requests: the operator's to choose.
 				plugins.OperatorOnly: true,
-				"description": "vPlan API base URL; the webhook is registered at {base_url}/webhook. Change it only to reach a test double.",
+				"description":        "vPlan API base URL; the webhook is registered at {base_url}/webhook. Change it only to reach a test double.",
 			},
 			"event_types": map[string]any{
 				"type":        "array",
