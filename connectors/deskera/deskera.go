@@ -126,12 +126,13 @@ func settingsSchema() json.RawMessage {
 		"type":                 "object",
 		"additionalProperties": false,
 		"properties": map[string]any{
+			// Where the hub sends requests: the operator's to choose, never a
+			// consumer's (plugins.OperatorOnly).
 			"base_url": map[string]any{
-				"type":    "string",
-				"format":  "uri",
-				"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+(/[^?#]*)?$",
-				"default": DefaultBaseURL,
-				// Where the hub sends requests: the operator's to choose.
+				"type":               "string",
+				"format":             "uri",
+				"pattern":            "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+(/[^?#]*)?$",
+				"default":            DefaultBaseURL,
 				plugins.OperatorOnly: true,
 				"description":        "Base URL of Deskera's API (no query or fragment). The connector registers webhooks at {base_url}/v1/webhooks/register and removes them at {base_url}/v1/webhooks/delete/{hookId}. Change it only for a Deskera test environment or a local fake.",
 			},

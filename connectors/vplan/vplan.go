@@ -113,13 +113,14 @@ var settingsSchema = func() json.RawMessage {
 		"type":                 "object",
 		"additionalProperties": false,
 		"properties": map[string]any{
+			// Where the hub sends requests: the operator's to choose, never a
+			// consumer's (plugins.OperatorOnly).
 			"base_url": map[string]any{
-				"type":      "string",
-				"format":    "uri",
-				"pattern":   "^https?://",
-				"maxLength": 2048,
-				"default":   DefaultBaseURL,
-				// Where the hub sends requests: the operator's to choose.
+				"type":               "string",
+				"format":             "uri",
+				"pattern":            "^https?://",
+				"maxLength":          2048,
+				"default":            DefaultBaseURL,
 				plugins.OperatorOnly: true,
 				"description":        "vPlan API base URL; the webhook is registered at {base_url}/webhook. Change it only to reach a test double.",
 			},
