@@ -116,6 +116,20 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestMasterKey runs the master key part of the suite on handles sharing
+// one database, as nodes with different master keys would.
+func TestMasterKey(t *testing.T) {
+	t.Parallel()
+	storetest.RunMasterKey(t, func(t *testing.T) storetest.Opener {
+		url := pgtest.NewDatabase(t)
+		return func(t *testing.T, sealer store.Sealer) store.Store {
+			s := openAt(t, url, sealer)
+			startQueue(t, s, nil)
+			return s
+		}
+	})
+}
+
 // TestConcurrentOpenOfFreshDatabase starts several nodes at once against a
 // database nobody migrated yet: they take turns at the migration lock, and
 // every one opens.

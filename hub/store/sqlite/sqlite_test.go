@@ -67,6 +67,20 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestMasterKey runs the master key part of the suite on handles sharing
+// one database file.
+func TestMasterKey(t *testing.T) {
+	t.Parallel()
+	storetest.RunMasterKey(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "switchboard.db")
+		return func(t *testing.T, sealer store.Sealer) store.Store {
+			s := openAt(t, path, sealer)
+			startQueue(t, s)
+			return s
+		}
+	})
+}
+
 // TestStoreWithConnectionCache runs the suite as switchboard serve opens
 // the store: with inbound token lookups cached.
 func TestStoreWithConnectionCache(t *testing.T) {
