@@ -15,7 +15,7 @@ import (
 )
 
 func newKeysCmd() *cobra.Command {
-	var dataDir, databaseURL string
+	var dataDir, databaseURL, masterKeyFile string
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Create, list and revoke API keys",
@@ -24,13 +24,15 @@ Scopes: ` + strings.Join(apikey.AllScopes, ", ") + ` (admin implies all).`,
 	}
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "./data", "directory of the embedded store")
 	cmd.PersistentFlags().StringVar(&databaseURL, "database-url", "", "postgres:// URL of a PostgreSQL store")
+	cmd.PersistentFlags().StringVar(&masterKeyFile, "master-key-file", "", "file holding the master key (or SWITCHBOARD_MASTER_KEY); never created here")
 
 	open := func(c *cobra.Command) (store.Store, error) {
 		if err := bindEnv(c, storeFlagEnv); err != nil {
 			return nil, err
 		}
 		st, _, err := hub.OpenStore(c.Context(), hub.StoreOptions{
-			DataDir: dataDir, DatabaseURL: databaseURL, MasterKey: os.Getenv("SWITCHBOARD_MASTER_KEY"),
+			DataDir: dataDir, DatabaseURL: databaseURL,
+			MasterKey: os.Getenv("SWITCHBOARD_MASTER_KEY"), MasterKeyFile: masterKeyFile,
 		})
 		return st, err
 	}
