@@ -326,4 +326,3 @@ func TestUnopenableSubscriptionFailsAlone(t *testing.T) {
 	require.Equal(t, http.StatusOK, n.call(t, http.MethodDelete, "/webhook/webhooks/"+foreign.ID, nil, nil))
 	require.NoError(t, n.stop())
 }
-
