@@ -265,7 +265,8 @@ type Subscriptions interface {
 	// (fail_streak, ...) are RecordOutcomes' to write, so a concurrent
 	// delivery outcome is never overwritten by a stale read; they are reset
 	// only when the update re-enables a subscription, and s gets the stored
-	// values back.
+	// values back. Secrets that did not open (SecretUnreadable) are kept
+	// sealed as stored unless s.Secret is set (KeepsSealedSecrets).
 	UpdateSubscription(ctx context.Context, s *Subscription) error
 	// DeleteSubscription removes it and cancels its pending deliveries.
 	DeleteSubscription(ctx context.Context, id string) error
