@@ -60,10 +60,8 @@ type masterKey struct {
 // --master-key-file or, on the embedded store, the key file in the data
 // directory. Only a serving process creates that file when it is missing;
 // client commands go on without a key (see keylessSealer).
+// The caller has checked the source (checkKeySource).
 func loadMasterKey(o StoreOptions, logger *slog.Logger) (masterKey, error) {
-	if err := checkKeySource(o.DatabaseURL, o.MasterKey, o.MasterKeyFile); err != nil {
-		return masterKey{}, err
-	}
 	switch {
 	case o.MasterKey != "":
 		k, err := secret.ParseKey(o.MasterKey)

@@ -37,6 +37,12 @@ func (s *Store) ClaimMasterKeyFingerprint(ctx context.Context, fp []byte) ([]byt
 			ON CONFLICT (name) DO NOTHING RETURNING value)
 		SELECT value FROM ins UNION ALL SELECT value FROM hub_meta WHERE name = $1
 		LIMIT 1`, metaKeyFingerprint, fp).Scan(&stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another node's insert committed after this statement's snapshot
+		// was taken: the conflict hid it from both halves. It is visible
+		// to the next statement.
+		return s.MasterKeyFingerprint(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claiming master key fingerprint: %w", unavailable(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,6 +76,29 @@ var masterKeyTests = map[string]func(*testing.T, Opener){
 		got, err = b.MasterKeyFingerprint(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, fpA, got)
+	},
+	"FingerprintConcurrentClaimsAgree": func(t *testing.T, open Opener) {
+		// Nodes starting together against a fresh database: one claim
+		// wins and every node is told the same fingerprint.
+		const nodes = 6
+		handles := make([]store.Store, nodes)
+		for i := range handles {
+			handles[i] = open(t, NewSealer(t))
+		}
+		got := make([][]byte, nodes)
+		errs := make([]error, nodes)
+		var wg sync.WaitGroup
+		for i, h := range handles {
+			wg.Go(func() {
+				got[i], errs[i] = h.ClaimMasterKeyFingerprint(t.Context(), bytes.Repeat([]byte{byte(i + 1)}, 32))
+			})
+		}
+		wg.Wait()
+		for i := range nodes {
+			require.NoError(t, errs[i], "node %d", i)
+			require.NotEmpty(t, got[i], "node %d", i)
+			assert.Equal(t, got[0], got[i], "node %d", i)
+		}
 	},
 	"UnreadableSubscriptionFailsAlone": func(t *testing.T, open Opener) {
 		ctx := t.Context()
