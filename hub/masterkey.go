@@ -130,32 +130,65 @@ func (mk masterKey) discard(logger *slog.Logger) {
 
 // checkFingerprint compares the key with the one the database records. A
 // serving process records its key's fingerprint if none is recorded (the
-// first start, or the first since fingerprints exist); a client command
-// only compares. Without a key there is nothing to compare.
+// first start, or the first since fingerprints exist, once the key is seen
+// to open the secrets already stored); a client command only compares.
+// Without a key there is nothing to compare.
 func checkFingerprint(ctx context.Context, st store.Store, mk masterKey, serve bool, keyFile string) error {
 	if mk.key == nil {
 		return nil
 	}
 	fp := secret.Fingerprint(mk.key)
-	var recorded []byte
-	var err error
-	if serve {
-		recorded, err = st.ClaimMasterKeyFingerprint(ctx, fp)
-	} else {
-		recorded, err = st.MasterKeyFingerprint(ctx)
-	}
+	recorded, err := st.MasterKeyFingerprint(ctx)
 	if err != nil {
 		return fmt.Errorf("checking the master key: %w", err)
+	}
+	if recorded == nil && serve {
+		// A database from before fingerprints may already hold secrets:
+		// the key must open them before it is recorded as theirs.
+		if n, err := unreadableSubscriptions(ctx, st); err != nil {
+			return err
+		} else if n > 0 {
+			return mismatch(mk, keyFile, fmt.Sprintf("none of the %d newest subscriptions' secrets open with it", n))
+		}
+		if recorded, err = st.ClaimMasterKeyFingerprint(ctx, fp); err != nil {
+			return fmt.Errorf("checking the master key: %w", err)
+		}
 	}
 	if recorded == nil || hmac.Equal(recorded, fp) {
 		return nil
 	}
+	return mismatch(mk, keyFile, "its secrets are sealed with another master key (fingerprints differ)")
+}
+
+// mismatch is the refusal of a master key, saying what to do.
+func mismatch(mk masterKey, keyFile, why string) error {
 	hint := fmt.Sprintf("set %s (or %s) to the key this database was first started with", envMasterKey, flagMasterKeyFile)
 	if mk.created != "" {
 		hint = fmt.Sprintf("%s was missing and a new key would not open the existing secrets: restore it from a backup, or %s", keyFile, hint)
 	}
-	return fmt.Errorf("%w: its secrets are sealed with another master key (fingerprints differ); %s. Refusing to start, since events accepted now could not be signed",
-		ErrMasterKeyMismatch, hint)
+	return fmt.Errorf("%w: %s; %s. Refusing to start, since events accepted now could not be signed",
+		ErrMasterKeyMismatch, why, hint)
+}
+
+// sampledSubscriptions is how many of the newest subscriptions a database
+// without a fingerprint is checked against.
+const sampledSubscriptions = 50
+
+// unreadableSubscriptions returns how many of the newest subscriptions
+// there are if the key opens none of their secrets, else 0. Some opening
+// and some not (nodes that ran with different keys) is no reason to refuse
+// a key that opens some: those that do not fail alone.
+func unreadableSubscriptions(ctx context.Context, st store.Store) (int, error) {
+	subs, err := st.ListSubscriptions(ctx, store.Page{Limit: sampledSubscriptions})
+	if err != nil {
+		return 0, fmt.Errorf("checking the master key against stored secrets: %w", err)
+	}
+	for _, s := range subs {
+		if !s.SecretUnreadable {
+			return 0, nil
+		}
+	}
+	return len(subs), nil
 }
 
 // keylessSealer stands in for the master key in a client command run

@@ -106,6 +106,33 @@ func TestLostKeyFileIsRefusedAndNotReplaced(t *testing.T) {
 	require.NoError(t, openClose(t, Config{DataDir: dir, APIKey: testAPIKey}), "restoring the key file is the fix")
 }
 
+// TestDatabaseFromBeforeFingerprints: a database that holds secrets but no
+// fingerprint (written before fingerprints existed) is checked by opening
+// its secrets before a key is recorded as its own.
+func TestDatabaseFromBeforeFingerprints(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keyA, keyB := newMasterKey(t), newMasterKey(t)
+	raw, err := secret.ParseKey(keyA)
+	require.NoError(t, err)
+	box, err := secret.NewBox(raw)
+	require.NoError(t, err)
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "switchboard.db"), Sealer: box})
+	require.NoError(t, err)
+	whsec, err := secret.NewWebhookSecret()
+	require.NoError(t, err)
+	require.NoError(t, st.CreateSubscription(t.Context(), &store.Subscription{UnifiedAPI: "accounting",
+		Status: store.StatusEnabled, DisabledReason: store.DisabledNone, DeliveryURL: "https://example.com/h",
+		Events: []string{"*"}, Secret: whsec}))
+	require.NoError(t, st.Close())
+
+	err = openClose(t, Config{DataDir: dir, MasterKey: keyB, APIKey: testAPIKey})
+	requireKeyMismatch(t, err)
+	require.ErrorContains(t, err, "none of the 1 newest subscriptions' secrets open with it")
+	require.NoError(t, openClose(t, Config{DataDir: dir, MasterKey: keyA, APIKey: testAPIKey}))
+	requireKeyMismatch(t, openClose(t, Config{DataDir: dir, MasterKey: keyB, APIKey: testAPIKey}))
+}
+
 func TestMasterKeySourceRules(t *testing.T) {
 	t.Parallel()
 	keyFile := filepath.Join(t.TempDir(), "key")
@@ -248,6 +275,9 @@ func TestUnopenableSubscriptionFailsAlone(t *testing.T) {
 	}))
 	t.Cleanup(bad.Close)
 
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: dir, MasterKey: newMasterKey(t), APIKey: testAPIKey,
+		AllowPrivateDestinations: true, RetrySchedule: []time.Duration{time.Hour}, Connectors: map[string]host.Command{}}
+	require.NoError(t, openClose(t, cfg)) // the hub's key is the database's
 	other, err := secret.ParseKey(newMasterKey(t))
 	require.NoError(t, err)
 	otherBox, err := secret.NewBox(other)
@@ -261,8 +291,7 @@ func TestUnopenableSubscriptionFailsAlone(t *testing.T) {
 	require.NoError(t, st.CreateSubscription(t.Context(), foreign))
 	require.NoError(t, st.Close())
 
-	n := startNode(t, Config{Addr: "127.0.0.1:0", DataDir: dir, MasterKey: newMasterKey(t), APIKey: testAPIKey,
-		AllowPrivateDestinations: true, RetrySchedule: []time.Duration{time.Hour}, Connectors: map[string]host.Command{}})
+	n := startNode(t, cfg)
 
 	var sub struct {
 		Data struct{ ID, Secret string } `json:"data"`
