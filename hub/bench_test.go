@@ -46,7 +46,7 @@ func startBenchHub(b *testing.B, fanout int) *benchHub {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h, err := Open(ctx, Config{
-		Addr: "127.0.0.1:0", DataDir: b.TempDir(), APIKey: "bench",
+		Addr: "127.0.0.1:0", DataDir: b.TempDir(), APIKey: "bench-key-0123456789abcdef0123456789",
 		AllowPrivateDestinations: true, Workers: 200,
 		// No connectors: re-executing the test binary would rerun the tests.
 		Connectors: map[string]host.Command{},

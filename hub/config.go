@@ -29,12 +29,18 @@ type Config struct {
 	// webhook URLs). Default: http://<Addr>.
 	PublicURL string
 	// APIKey, when set, is a key with every scope that is never stored
-	// (scripted setups and tests). Without it and without any stored key,
+	// (scripted setups and tests); at least MinAPIKeyLength characters. Without it and without any stored key,
 	// the first start creates an admin key and prints it once.
 	APIKey string
-	// MasterKey seals secrets at rest. Default: the key file in DataDir,
-	// created on first start.
+	// MasterKey seals secrets at rest (SWITCHBOARD_MASTER_KEY: 64 hex
+	// characters, base64 of 32 bytes, or a passphrase of at least 32
+	// characters). Default on the embedded store: the key file in DataDir,
+	// created (mode 0600) on first start. Required, or MasterKeyFile, with
+	// DatabaseURL: every node must seal with the same key.
 	MasterKey string
+	// MasterKeyFile is a file holding the master key (--master-key-file),
+	// in MasterKey's forms; it must exist. At most one of the two is set.
+	MasterKeyFile string
 
 	// MappingsDir holds the editable mapping files, watched and hot-reloaded.
 	// Default: ./mappings if it exists, else the copies built into the binary.
@@ -103,7 +109,20 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// MinAPIKeyLength is the shortest SWITCHBOARD_API_KEY accepted: it is an
+// admin key that is never stored or rate limited, so it must not be
+// guessable (32 random characters of any common alphabet carry well over
+// 128 bits).
+const MinAPIKeyLength = 32
+
+// validate checks the configuration before anything is created or opened.
 func (c *Config) validate() error {
+	if n := len(c.APIKey); c.APIKey != "" && n < MinAPIKeyLength {
+		return fmt.Errorf("SWITCHBOARD_API_KEY is %d characters long; it is an admin key and must be at least %d (e.g. openssl rand -hex 32)", n, MinAPIKeyLength)
+	}
+	if err := checkKeySource(c.DatabaseURL, c.MasterKey, c.MasterKeyFile); err != nil {
+		return err
+	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return fmt.Errorf("database-url must be a postgres:// URL, got scheme of %q", redactURL(c.DatabaseURL))
 	}

@@ -74,7 +74,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, keyOut io.Writer
 	h := &Hub{cfg: cfg, logger: logger, metrics: metric.New()}
 
 	st, lock, err := OpenStore(ctx, StoreOptions{
-		DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, MasterKey: cfg.MasterKey,
+		DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, MasterKey: cfg.MasterKey, MasterKeyFile: cfg.MasterKeyFile,
 		SQLiteSynchronous: cfg.SQLiteSynchronous, Logger: logger, Serve: true,
 	})
 	if err != nil {
@@ -96,14 +96,20 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, keyOut io.Writer
 
 // StoreOptions says which store to open and how.
 type StoreOptions struct {
-	DataDir           string
-	DatabaseURL       string
+	DataDir     string
+	DatabaseURL string
+	// MasterKey (SWITCHBOARD_MASTER_KEY) or MasterKeyFile (--master-key-file)
+	// give the master key; at most one may be set, and PostgreSQL needs
+	// one. Neither on the embedded store means the key file in DataDir.
 	MasterKey         string
+	MasterKeyFile     string
 	SQLiteSynchronous string
 	Logger            *slog.Logger
 	// Serve marks the process that works the queue. On the embedded store
-	// it takes the data directory's lock (one serving process per file) and
-	// recovers jobs a crash left running.
+	// it takes the data directory's lock (one serving process per file),
+	// recovers jobs a crash left running and creates the master key file if
+	// there is none. It also records the key's fingerprint in a database
+	// that has none; client commands (keys, send-test-event) only compare.
 	Serve bool
 	// Existing makes OpenStore refuse an embedded store that does not exist
 	// yet instead of creating an empty one: operator tools (keys,
@@ -117,92 +123,92 @@ type StoreOptions struct {
 var ErrNoStore = errors.New("no store")
 
 // OpenStore opens the configured store; the CLI's keys commands use it too.
-// The returned lock, when not nil, must be released after the store closes.
-func OpenStore(ctx context.Context, o StoreOptions) (store.Store, *flock.Flock, error) {
+// It refuses a master key whose fingerprint differs from the one the
+// database records (ErrMasterKeyMismatch), and undoes what it did (a key
+// file it created, the lock) when it fails. The returned lock, when not
+// nil, must be released after the store closes.
+func OpenStore(ctx context.Context, o StoreOptions) (st store.Store, lock *flock.Flock, err error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := checkKeySource(o.DatabaseURL, o.MasterKey, o.MasterKeyFile); err != nil {
+		return nil, nil, err
+	}
 	if o.Existing && o.DatabaseURL == "" {
 		path := filepath.Join(o.DataDir, "switchboard.db")
 		if _, err := os.Stat(path); err != nil {
 			return nil, nil, fmt.Errorf("%w at %s (%v): point --data-dir at the hub's data directory, or --database-url at its database, or use --hub-url", ErrNoStore, path, err)
 		}
 	}
-	if o.DatabaseURL != "" && o.MasterKey != "" {
-		// Every node of a shared database opens the same secrets: the key
-		// comes from the environment and nothing is written to a data directory.
-		box, err := masterBox("", o.MasterKey, o.Logger)
-		if err != nil {
-			return nil, nil, err
+	if o.DatabaseURL == "" {
+		// The embedded store's directory holds the database and the key.
+		if _, statErr := os.Stat(o.DataDir); statErr == nil && o.Serve {
+			if err := tightenDataDir(o.DataDir, logger); err != nil {
+				return nil, nil, err
+			}
 		}
-		return openPostgres(ctx, o, box)
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("creating data directory %s: %w", o.DataDir, err)
+		}
+		if o.Serve {
+			// Locked first: a second serve must not touch the key file.
+			l := flock.New(filepath.Join(o.DataDir, "serve.lock"))
+			ok, lockErr := l.TryLock()
+			if lockErr != nil {
+				return nil, nil, fmt.Errorf("locking data directory %s: %w", o.DataDir, lockErr)
+			}
+			if !ok {
+				return nil, nil, fmt.Errorf("data directory %s is in use by another switchboard serve", o.DataDir)
+			}
+			defer func() {
+				if err != nil {
+					_ = l.Unlock()
+				}
+			}()
+			lock = l
+		}
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("creating data directory %s: %w", o.DataDir, err)
+	mk, err := loadMasterKey(o, logger)
+	if err != nil {
+		return nil, nil, err
 	}
-	box, err := masterBox(o.DataDir, o.MasterKey, o.Logger)
+	defer func() {
+		if err != nil {
+			mk.discard(logger)
+		}
+	}()
+	sealer, err := mk.sealer(o.DataDir)
 	if err != nil {
 		return nil, nil, err
 	}
 	if o.DatabaseURL != "" {
-		return openPostgres(ctx, o, box)
-	}
-	var lock *flock.Flock
-	if o.Serve {
-		lock = flock.New(filepath.Join(o.DataDir, "serve.lock"))
-		ok, err := lock.TryLock()
+		// No data directory lock: any number of serving processes share
+		// the database, and River hands each job to one of them.
+		st, err = postgres.Open(ctx, postgres.Config{URL: o.DatabaseURL, Sealer: sealer, Logger: o.Logger})
 		if err != nil {
-			return nil, nil, fmt.Errorf("locking data directory %s: %w", o.DataDir, err)
+			return nil, nil, fmt.Errorf("opening PostgreSQL store %s: %w", redactURL(o.DatabaseURL), err)
 		}
-		if !ok {
-			return nil, nil, fmt.Errorf("data directory %s is in use by another switchboard serve", o.DataDir)
+	} else {
+		st, err = sqlite.Open(ctx, sqlite.Config{
+			Path:               filepath.Join(o.DataDir, "switchboard.db"),
+			Sealer:             sealer,
+			Logger:             o.Logger,
+			Synchronous:        o.SQLiteSynchronous,
+			RecoverRunningJobs: o.Serve,
+			CacheConnections:   o.Serve,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening embedded store: %w", err)
 		}
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{
-		Path:               filepath.Join(o.DataDir, "switchboard.db"),
-		Sealer:             box,
-		Logger:             o.Logger,
-		Synchronous:        o.SQLiteSynchronous,
-		RecoverRunningJobs: o.Serve,
-		CacheConnections:   o.Serve,
-	})
-	if err != nil {
-		if lock != nil {
-			_ = lock.Unlock()
+	if err = checkFingerprint(ctx, st, mk, o.Serve, filepath.Join(o.DataDir, secret.KeyFileName)); err != nil {
+		if cerr := st.Close(); cerr != nil {
+			logger.Error("closing store", "error", cerr)
 		}
-		return nil, nil, fmt.Errorf("opening embedded store: %w", err)
+		return nil, nil, err
 	}
 	return st, lock, nil
-}
-
-// openPostgres opens the distributed store. No data directory lock: any
-// number of serving processes share the database, and River hands each job
-// to one of them.
-func openPostgres(ctx context.Context, o StoreOptions, box *secret.Box) (store.Store, *flock.Flock, error) {
-	st, err := postgres.Open(ctx, postgres.Config{URL: o.DatabaseURL, Sealer: box, Logger: o.Logger})
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening PostgreSQL store %s: %w", redactURL(o.DatabaseURL), err)
-	}
-	return st, nil, nil
-}
-
-func masterBox(dataDir, configured string, logger *slog.Logger) (*secret.Box, error) {
-	var key []byte
-	if configured != "" {
-		k, err := secret.ParseKey(configured)
-		if err != nil {
-			return nil, fmt.Errorf("SWITCHBOARD_MASTER_KEY: %w", err)
-		}
-		key = k
-	} else {
-		k, created, err := secret.LoadOrCreateKeyFile(dataDir)
-		if err != nil {
-			return nil, err
-		}
-		if created && logger != nil {
-			logger.Info("created master key file; back it up, secrets cannot be read without it",
-				"path", filepath.Join(dataDir, secret.KeyFileName))
-		}
-		key = k
-	}
-	return secret.NewBox(key)
 }
 
 func (h *Hub) bootstrapKey(ctx context.Context, out io.Writer) error {

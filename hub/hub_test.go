@@ -9,6 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// testAPIKey plays SWITCHBOARD_API_KEY; it must be MinAPIKeyLength long.
+const testAPIKey = "hub-test-key-0123456789abcdef0123456789"
+
 var keyPattern = regexp.MustCompile(`sb_[A-Za-z0-9_-]+`)
 
 func TestFirstStartPrintsAdminKeyOnce(t *testing.T) {
@@ -38,7 +41,7 @@ func TestFirstStartPrintsAdminKeyOnce(t *testing.T) {
 func TestBootstrapKeySkipsFirstStartKey(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	h, err := Open(context.Background(), Config{DataDir: t.TempDir(), APIKey: "scripted"}, nil, &out)
+	h, err := Open(context.Background(), Config{DataDir: t.TempDir(), APIKey: testAPIKey}, nil, &out)
 	require.NoError(t, err)
 	defer h.closeStore()
 	require.Empty(t, out.String())
@@ -50,10 +53,10 @@ func TestBootstrapKeySkipsFirstStartKey(t *testing.T) {
 func TestDataDirServedByOneProcess(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	h, err := Open(context.Background(), Config{DataDir: dir, APIKey: "k"}, nil, nil)
+	h, err := Open(context.Background(), Config{DataDir: dir, APIKey: testAPIKey}, nil, nil)
 	require.NoError(t, err)
 	defer h.closeStore()
-	_, err = Open(context.Background(), Config{DataDir: dir, APIKey: "k"}, nil, nil)
+	_, err = Open(context.Background(), Config{DataDir: dir, APIKey: testAPIKey}, nil, nil)
 	require.ErrorContains(t, err, "in use by another switchboard serve")
 }
 

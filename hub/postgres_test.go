@@ -70,7 +70,7 @@ func (n *node) call(t *testing.T, method, path string, body any, out any) int {
 	}
 	req, err := http.NewRequest(method, "http://"+n.addr+path, rd)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer pg-test-key")
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -98,7 +98,7 @@ func TestNodesShareOnePostgreSQLDatabase(t *testing.T) {
 	cfg := func() Config {
 		return Config{
 			Addr: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: db, MasterKey: key,
-			APIKey: "pg-test-key", AllowPrivateDestinations: true,
+			APIKey: testAPIKey, AllowPrivateDestinations: true,
 			// No connectors: re-executing the test binary would rerun the tests.
 			Connectors: map[string]host.Command{},
 		}

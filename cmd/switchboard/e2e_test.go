@@ -82,9 +82,9 @@ func startHubEnv(t *testing.T, dataDir, addr string, env []string, extra ...stri
 	out := &bytes.Buffer{}
 	w := &syncWriter{w: out}
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.Env = append(append(os.Environ(), "SWITCHBOARD_API_KEY=e2e-test-key"), env...)
+	cmd.Env = append(append(os.Environ(), "SWITCHBOARD_API_KEY=e2e-test-key-0123456789abcdef012345"), env...)
 	require.NoError(t, cmd.Start())
-	p := &hubProcess{cmd: cmd, addr: addr, key: "e2e-test-key", output: w, done: make(chan struct{})}
+	p := &hubProcess{cmd: cmd, addr: addr, key: "e2e-test-key-0123456789abcdef012345", output: w, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()

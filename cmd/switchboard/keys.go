@@ -42,7 +42,7 @@ type keyManager interface {
 }
 
 func newKeysCmd() *cobra.Command {
-	var dataDir, databaseURL, hubURL, apiKey string
+	var dataDir, databaseURL, masterKeyFile, hubURL, apiKey string
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Create, list and revoke API keys",
@@ -55,6 +55,7 @@ A key created with --consumer acts for that one consumer only and cannot hold ad
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&dataDir, "data-dir", "./data", "directory of the embedded store")
 	pf.StringVar(&databaseURL, "database-url", "", "postgres:// URL of a PostgreSQL store")
+	pf.StringVar(&masterKeyFile, "master-key-file", "", "file holding the master key (or SWITCHBOARD_MASTER_KEY); never created here")
 	pf.StringVar(&hubURL, "hub-url", "", "base URL of a running hub to manage keys through (env SWITCHBOARD_HUB_URL)")
 	pf.StringVar(&apiKey, "api-key", "", "admin API key for --hub-url (env SWITCHBOARD_API_KEY)")
 
@@ -73,7 +74,8 @@ A key created with --consumer acts for that one consumer only and cannot hold ad
 			return &hubKeys{base: strings.TrimRight(hubURL, "/"), key: apiKey, client: &http.Client{Timeout: 30 * time.Second}}, nil
 		}
 		st, _, err := hub.OpenStore(c.Context(), hub.StoreOptions{
-			DataDir: dataDir, DatabaseURL: databaseURL, MasterKey: os.Getenv("SWITCHBOARD_MASTER_KEY"), Existing: true,
+			DataDir: dataDir, DatabaseURL: databaseURL, Existing: true,
+			MasterKey: os.Getenv("SWITCHBOARD_MASTER_KEY"), MasterKeyFile: masterKeyFile,
 		})
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -101,4 +102,26 @@ func TestKeysThroughARunningHub(t *testing.T) {
 	require.ErrorContains(t, err, "404")
 	_, err = runKeys(t, "list", "--hub-url", base, "--api-key", key)
 	require.ErrorContains(t, err, "401", "a revoked key")
+}
+
+// TestClientCommandsNeverCreateAMasterKey: keys leaves no master key behind
+// (a later serve would create its own, or a node would seal with a key
+// nobody shares), and on PostgreSQL it asks for the key.
+func TestClientCommandsNeverCreateAMasterKey(t *testing.T) {
+	// Not parallel: it sets the environment the commands read.
+	t.Setenv("SWITCHBOARD_MASTER_KEY", "")
+	t.Setenv("SWITCHBOARD_MASTER_KEY_FILE", "")
+	t.Setenv("SWITCHBOARD_DATABASE_URL", "")
+	dir := filepath.Join(t.TempDir(), "data")
+	_, err := runKeys(t, "create", "--name", "ci", "--data-dir", dir)
+	require.ErrorIs(t, err, hub.ErrNoStore)
+	_, err = os.Stat(filepath.Join(dir, "master.key"))
+	require.ErrorIs(t, err, fs.ErrNotExist, "a client command must not create the master key")
+
+	pgDir := filepath.Join(t.TempDir(), "pg")
+	_, err = runKeys(t, "list", "--data-dir", pgDir, "--database-url", "postgres://127.0.0.1:1/none")
+	require.ErrorContains(t, err, "SWITCHBOARD_MASTER_KEY")
+	require.ErrorContains(t, err, "--master-key-file")
+	_, err = os.Stat(pgDir)
+	require.ErrorIs(t, err, fs.ErrNotExist, "nothing is written for a PostgreSQL store")
 }

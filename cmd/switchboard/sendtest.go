@@ -22,7 +22,7 @@ import (
 )
 
 func newSendTestEventCmd() *cobra.Command {
-	var dataDir, databaseURL, hubURL, connID, eventName string
+	var dataDir, databaseURL, masterKeyFile, hubURL, connID, eventName string
 	cmd := &cobra.Command{
 		Use:   "send-test-event",
 		Short: "Send a realistic, signed provider webhook to a connection's inbound URL",
@@ -42,7 +42,8 @@ provider -> hub -> subscriber without a provider account.`,
 				hubURL = "http://" + envOr("SWITCHBOARD_ADDR", "127.0.0.1:8080")
 			}
 			st, _, err := hub.OpenStore(c.Context(), hub.StoreOptions{
-				DataDir: dataDir, DatabaseURL: databaseURL, MasterKey: os.Getenv("SWITCHBOARD_MASTER_KEY"), Existing: true,
+				DataDir: dataDir, DatabaseURL: databaseURL, Existing: true,
+				MasterKey: os.Getenv("SWITCHBOARD_MASTER_KEY"), MasterKeyFile: masterKeyFile,
 			})
 			if err != nil {
 				return err
@@ -108,6 +109,7 @@ provider -> hub -> subscriber without a provider account.`,
 	f.StringVar(&hubURL, "hub-url", "", "base URL of the running hub (default $SWITCHBOARD_PUBLIC_URL or http://$SWITCHBOARD_ADDR)")
 	f.StringVar(&dataDir, "data-dir", "./data", "directory of the embedded store")
 	f.StringVar(&databaseURL, "database-url", "", "postgres:// URL of a PostgreSQL store")
+	f.StringVar(&masterKeyFile, "master-key-file", "", "file holding the master key (or SWITCHBOARD_MASTER_KEY); never created here")
 	_ = cmd.MarkFlagRequired("connection")
 	return cmd
 }

@@ -17,8 +17,9 @@ import (
 
 // storeFlagEnv are the flags every command that opens the store shares.
 var storeFlagEnv = map[string]string{
-	"data-dir":     "SWITCHBOARD_DATA_DIR",
-	"database-url": "SWITCHBOARD_DATABASE_URL",
+	"data-dir":        "SWITCHBOARD_DATA_DIR",
+	"database-url":    "SWITCHBOARD_DATABASE_URL",
+	"master-key-file": "SWITCHBOARD_MASTER_KEY_FILE",
 }
 
 func newServeCmd() *cobra.Command {
@@ -103,7 +104,8 @@ a flag given on the command line wins.`,
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve /debug/pprof on this address (e.g. 127.0.0.1:6060); off when empty")
 	f.StringVar(&cfg.DataDir, "data-dir", "./data", "directory of the embedded store and the master key file")
-	f.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// URL to use PostgreSQL instead of the embedded store")
+	f.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres:// URL to use PostgreSQL instead of the embedded store (needs SWITCHBOARD_MASTER_KEY or --master-key-file)")
+	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file holding the master key (instead of SWITCHBOARD_MASTER_KEY; default on the embedded store: <data-dir>/master.key, created on first start)")
 	f.StringVar(&cfg.MappingsDir, "mappings-dir", "", "directory of editable mapping files, hot-reloaded (default ./mappings if present, else the built-in copies)")
 	f.StringVar(&cfg.PluginsDir, "plugins-dir", "", "directory of third-party connectors (switchboard-connector-<id> with <id>.sha256)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "public base URL of this hub (default http://<addr>)")

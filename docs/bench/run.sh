@@ -56,7 +56,7 @@ two_nodes() {
 	dir=$(mktemp -d)
 	fresh_db
 	export SWITCHBOARD_MASTER_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	export SWITCHBOARD_API_KEY=bench-two-nodes
+	export SWITCHBOARD_API_KEY=bench-two-nodes-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	for port in 18181 18182; do
 		"$bin" serve --addr 127.0.0.1:$port --data-dir "$dir/$port" --database-url "$dburl" \
 			--allow-private-destinations --log-level warn >"$dir/$port.log" 2>&1 &

@@ -85,6 +85,17 @@ func StartHub(ctx context.Context, opt HubOptions) (*Hub, error) {
 		}
 	}
 	cmd.Env = append(cmd.Env, "SWITCHBOARD_API_KEY="+key)
+	if opt.DatabaseURL != "" {
+		// PostgreSQL needs the master key from outside. The caller's is
+		// passed on, so a bench database can be reused; without one a
+		// fresh key serves a fresh database (a reused one then refuses it,
+		// saying so).
+		mk := os.Getenv("SWITCHBOARD_MASTER_KEY")
+		if mk == "" {
+			mk = randomHex(32)
+		}
+		cmd.Env = append(cmd.Env, "SWITCHBOARD_MASTER_KEY="+mk)
+	}
 	h := &Hub{URL: "http://" + addr, APIKey: key, cmd: cmd, dir: dir, out: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = h.out, h.out
 	configureProcess(cmd)

@@ -12,6 +12,8 @@
 //	e  the disk full (a tmpfs the test mounts; needs root, else SKIP)
 //	f  one of two hubs on one PostgreSQL database SIGKILLed under load: the
 //	   other's sweep queues the first tries the dead one left untried
+//	g  the hub SIGKILLed and started with another SWITCHBOARD_MASTER_KEY: the
+//	   start is refused before listening; with the right key nothing is lost
 //
 // The tests sit behind the build tag chaos because they take minutes and
 // kill processes; this file only carries the documentation, so the package

@@ -33,7 +33,7 @@ import (
 )
 
 // apiKey is the SWITCHBOARD_API_KEY every hub of the suite runs with.
-const apiKey = "chaos-test-key"
+const apiKey = "chaos-test-key-0123456789abcdef0123"
 
 // client talks to the hubs. Its timeout is far above anything the hub may
 // take, so a hang shows up as a failed assertion on latency, not a timeout.

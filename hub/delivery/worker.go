@@ -181,6 +181,13 @@ feed:
 			results[i] = &store.Outcome{DeliveryID: t.Delivery.ID, SubscriptionID: t.Subscription.ID, Status: store.DeliveryCancelled, At: s.now()}
 			continue
 		}
+		if t.Subscription.SecretUnreadable {
+			// Nothing can be signed for it, so no request is sent; the try
+			// is failed and logged with the reason, on the subscription's
+			// own retry schedule, and the event's other deliveries go on.
+			results[i] = s.unsignable(ev, t)
+			continue
+		}
 		if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
 			cut = true
 			break
@@ -202,6 +209,17 @@ feed:
 		}
 	}
 	return outcomes, cut, nil
+}
+
+// unsignable is the outcome of a try of t whose subscription's secret did
+// not open with this hub's master key: a failed attempt naming the reason.
+func (s *Service) unsignable(ev *event.Event, t *store.Target) *store.Outcome {
+	res := result{start: time.Now(), err: store.ErrSecretUnreadable}
+	o := s.outcome(ev, t, t.Delivery.Attempts+1, res)
+	s.log.Warn("delivery not sent: the subscription's signing secret cannot be opened with this master key; check SWITCHBOARD_MASTER_KEY or rotate the subscription's secret",
+		"delivery_id", t.Delivery.ID, "event_id", ev.ID, "subscription_id", t.Subscription.ID)
+	s.observe(ev, t, &o, res)
+	return &o
 }
 
 // secrets are the ones a try is signed with: the current secret and, during

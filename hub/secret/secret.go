@@ -10,12 +10,14 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -100,6 +102,49 @@ func ParseKey(s string) ([]byte, error) {
 		return sum[:], nil
 	}
 	return nil, errors.New("master key must be 32 bytes as hex or base64, or a passphrase of at least 32 characters")
+}
+
+// fingerprintLabel is what a master key's fingerprint is the MAC of; its
+// version lets the scheme change without a fingerprint of one kind being
+// compared with one of another.
+const fingerprintLabel = "switchboard key fingerprint v1"
+
+// Fingerprint identifies a master key without revealing it:
+// HMAC-SHA256(key, "switchboard key fingerprint v1"). The database records
+// it so that a hub started with another key than the one its secrets are
+// sealed with is refused.
+func Fingerprint(key []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(fingerprintLabel))
+	return m.Sum(nil)
+}
+
+// ReadKeyFile reads a master key file (hex, base64 or a long passphrase,
+// as ParseKey takes) and returns the key and the file's permission bits.
+func ReadKeyFile(path string) ([]byte, fs.FileMode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading master key file %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading master key file %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("reading master key file %s: not a regular file", path)
+	}
+	// A key is at most a few hundred characters; the cap keeps a wrong
+	// path (a log file, a device) from being read whole.
+	raw, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading master key file %s: %w", path, err)
+	}
+	key, err := ParseKey(string(raw))
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading master key file %s: %w", path, err)
+	}
+	return key, st.Mode().Perm(), nil
 }
 
 // KeyFileName is the master key file created in the data directory.

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,4 +92,16 @@ func TestNewWebhookSecret(t *testing.T) {
 	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, WebhookSecretPrefix))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(b), 24)
+}
+
+func TestFingerprintIdentifiesTheKeyWithoutRevealingIt(t *testing.T) {
+	t.Parallel()
+	a := bytes.Repeat([]byte{1}, KeySize)
+	b := bytes.Repeat([]byte{2}, KeySize)
+	require.Len(t, Fingerprint(a), 32)
+	require.Equal(t, Fingerprint(a), Fingerprint(bytes.Clone(a)), "stable for one key")
+	require.NotEqual(t, Fingerprint(a), Fingerprint(b))
+	require.False(t, bytes.Contains(Fingerprint(a), a[:8]), "not the key")
+	// Pinned: a recorded fingerprint must keep matching across versions.
+	require.Equal(t, "296254558f4e0f5db08497ffa10d0d5fcc2d587a3d96390147eaeb27ec6e0516", hex.EncodeToString(Fingerprint(a)))
 }

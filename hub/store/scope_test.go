@@ -68,21 +68,23 @@ func TestWhereScope(t *testing.T) {
 // other method must take one: a new method that touches consumer data and
 // forgets it fails here.
 var unscoped = map[string]string{
-	"Ping":               "database health",
-	"Close":              "lifecycle",
-	"StartQueue":         "lifecycle",
-	"StopQueue":          "lifecycle",
-	"QueueStats":         "queue metrics, no consumer data",
-	"CreateAPIKey":       "keys are managed by unbound admin credentials only",
-	"GetAPIKey":          "authentication: looked up before any caller is known",
-	"ListAPIKeys":        "keys are managed by unbound admin credentials only",
-	"RevokeAPIKey":       "keys are managed by unbound admin credentials only",
-	"CountActiveAPIKeys": "first start: is there any key at all",
-	"GetSession":         "authentication: looked up before any caller is known",
-	"ConnectionByToken":  "the inbound URL token is the provider's credential for one connection",
-	"FanoutTargets":      "queue worker: acts for the hub on an id from its own job",
-	"RetryTarget":        "queue worker: acts for the hub on an id from its own job",
-	"RecordOutcomes":     "queue worker: acts for the hub on ids from its own job",
+	"Ping":                      "database health",
+	"Close":                     "lifecycle",
+	"StartQueue":                "lifecycle",
+	"StopQueue":                 "lifecycle",
+	"QueueStats":                "queue metrics, no consumer data",
+	"CreateAPIKey":              "keys are managed by unbound admin credentials only",
+	"GetAPIKey":                 "authentication: looked up before any caller is known",
+	"ListAPIKeys":               "keys are managed by unbound admin credentials only",
+	"RevokeAPIKey":              "keys are managed by unbound admin credentials only",
+	"CountActiveAPIKeys":        "first start: is there any key at all",
+	"GetSession":                "authentication: looked up before any caller is known",
+	"ConnectionByToken":         "the inbound URL token is the provider's credential for one connection",
+	"FanoutTargets":             "queue worker: acts for the hub on an id from its own job",
+	"RetryTarget":               "queue worker: acts for the hub on an id from its own job",
+	"RecordOutcomes":            "queue worker: acts for the hub on ids from its own job",
+	"MasterKeyFingerprint":      "start-up: the hub's own master key check",
+	"ClaimMasterKeyFingerprint": "start-up: the hub's own master key check",
 }
 
 func TestEveryStoreMethodIsScopedOrListed(t *testing.T) {

@@ -93,15 +93,25 @@ type SealedSubscription struct {
 // Open returns a copy of the subscription with its secrets opened. s itself
 // is left alone: a row may be shared (the events of one combined publish
 // share their subscriptions) and opened by several goroutines at once.
+//
+// A secret that does not open (sealed under another master key, or
+// corrupted) is no error here: the copy comes back with SecretUnreadable set
+// and no secrets, so that one such subscription can still be listed, changed
+// and deleted, and fails its own deliveries (ErrSecretUnreadable) instead of
+// every read or fan-out it is part of. The error return is kept for the
+// callers' sake; it is always nil.
 func (s *SealedSubscription) Open(sealer Sealer) (*Subscription, error) {
 	opened := s.Subscription
-	var err error
-	if opened.Secret, err = OpenString(sealer, s.SealedSecret); err != nil {
-		return nil, fmt.Errorf("subscription %s: %w", s.ID, err)
+	secret, err := OpenString(sealer, s.SealedSecret)
+	if err == nil {
+		var previous string
+		if previous, err = OpenString(sealer, s.SealedPrevious); err == nil {
+			opened.Secret, opened.PreviousSecret = secret, previous
+			return &opened, nil
+		}
 	}
-	if opened.PreviousSecret, err = OpenString(sealer, s.SealedPrevious); err != nil {
-		return nil, fmt.Errorf("subscription %s previous secret: %w", s.ID, err)
-	}
+	opened.Secret, opened.PreviousSecret = "", ""
+	opened.SecretUnreadable = true
 	return &opened, nil
 }
 

@@ -40,6 +40,9 @@ var (
 	// (SQLITE_FULL). It is the caller's cue to answer "retry later" (the API
 	// answers 503 with Retry-After) instead of an internal error.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrSecretUnreadable: a subscription's sealed signing secret does not
+	// open with this hub's master key (see Subscription.SecretUnreadable).
+	ErrSecretUnreadable = errors.New("signing secret cannot be opened with this master key")
 )
 
 // Store is everything the hub persists.
@@ -67,6 +70,20 @@ type Store interface {
 	Events
 	Deliveries
 	Connections
+	Meta
+}
+
+// Meta holds facts about the database itself rather than consumer data.
+type Meta interface {
+	// MasterKeyFingerprint returns the fingerprint of the master key the
+	// database's secrets are sealed with, nil if none is recorded yet.
+	MasterKeyFingerprint(ctx context.Context) ([]byte, error)
+	// ClaimMasterKeyFingerprint records fp as the database's master key
+	// fingerprint unless one is recorded already, and returns the recorded
+	// one: fp if this call (or an earlier one with the same fp) won, another
+	// node's otherwise. It is atomic, so nodes starting at once against a
+	// fresh database agree on one key.
+	ClaimMasterKeyFingerprint(ctx context.Context, fp []byte) ([]byte, error)
 }
 
 // QueueConfig tunes River. Zero values take the defaults documented on each field.
@@ -120,8 +137,9 @@ type Dispatcher interface {
 // dispatcher: it gives the committed event's new deliveries (deliveries[i]
 // to subs[i], created at createdAt) to disp, or releases the reservation if
 // nothing was committed for it. If a subscription's secret does not open,
-// it releases the reservation and returns the error: the caller then sends
-// the event through the queue.
+// it is handed over all the same, marked SecretUnreadable (see
+// SealedSubscription.Open), and fails alone. An error releases the
+// reservation; the caller then sends the event through the queue.
 func HandOver(disp Dispatcher, sealer Sealer, ev *event.Event, subs []*SealedSubscription, deliveries []string, createdAt time.Time, committed bool) error {
 	if !committed || len(subs) == 0 {
 		disp.Release()
@@ -249,6 +267,13 @@ type Subscription struct {
 	Secret                  string // current whsec_ secret
 	PreviousSecret          string // still signs until PreviousSecretExpiresAt
 	PreviousSecretExpiresAt *time.Time
+	// SecretUnreadable is set on a subscription read back whose sealed
+	// secrets did not open with this hub's master key (sealed under another
+	// key, or corrupted); Secret and PreviousSecret are then empty. Such a
+	// subscription is still listed, updated and deleted: UpdateSubscription
+	// keeps its sealed secrets as they are unless Secret is set (a rotation),
+	// and its deliveries fail alone with ErrSecretUnreadable.
+	SecretUnreadable bool
 
 	FailStreak          int
 	FailStreakStartedAt *time.Time
@@ -257,6 +282,14 @@ type Subscription struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// KeepsSealedSecrets reports whether an update of s must leave the stored
+// sealed secrets alone: they did not open, and no new secret replaces them.
+// Writing s.Secret ("") instead would lose a secret that the right master
+// key could still open.
+func (s *Subscription) KeepsSealedSecrets() bool {
+	return s.SecretUnreadable && s.Secret == ""
 }
 
 // Subscriber is the part of a subscription matching needs.
@@ -279,8 +312,10 @@ type Subscriptions interface {
 	// (fail_streak, ...) are RecordOutcomes' to write, so a concurrent
 	// delivery outcome is never overwritten by a stale read; they are reset
 	// only when the update re-enables a subscription, and s gets the stored
-	// values back. The stored subscription must be in sc (else ErrNotFound)
-	// and so must s.ConsumerID (else ErrOutOfScope).
+	// values back. Secrets that did not open (SecretUnreadable) are kept
+	// sealed as stored unless s.Secret is set (KeepsSealedSecrets). The
+	// stored subscription must be in sc (else ErrNotFound) and so must
+	// s.ConsumerID (else ErrOutOfScope).
 	UpdateSubscription(ctx context.Context, sc Scope, s *Subscription) error
 	// DeleteSubscription removes it and cancels its pending deliveries.
 	DeleteSubscription(ctx context.Context, sc Scope, id string) error

@@ -128,6 +128,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 
+	if err := privateFiles(cfg.Path, logger); err != nil {
+		return nil, err
+	}
+
 	// _txlock=immediate takes the write lock at BEGIN, so a transaction never
 	// fails half-way upgrading a read lock (SQLITE_BUSY at River's start
 	// without it, measured).
@@ -156,6 +160,40 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
+}
+
+// privateFiles makes the database file and its -wal and -shm companions
+// readable by their owner only (0600): they hold events, consumer data and
+// sealed secrets. A missing database file is created 0600 before SQLite
+// opens it, because SQLite creates the -wal and -shm files with the
+// database file's mode; existing files that others can read are tightened,
+// with a warning.
+func privateFiles(path string, logger *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("creating %s: %w", path, err)
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", p, err)
+		}
+		if mode := st.Mode().Perm(); mode&0o077 != 0 {
+			if err := os.Chmod(p, 0o600); err != nil {
+				return fmt.Errorf("tightening %s to 0600: %w", p, err)
+			}
+			logger.Warn("tightened database file permissions to 0600", "path", p, "was", fmt.Sprintf("%04o", mode))
+		}
+	}
+	return nil
 }
 
 func (s *Store) setUp(ctx context.Context, path string, recoverRunning bool) error {

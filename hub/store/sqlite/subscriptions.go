@@ -162,6 +162,8 @@ func (s *Store) UpdateSubscription(ctx context.Context, sc store.Scope, sub *sto
 	// Only the configuration is written. The health fields belong to
 	// RecordOutcomes, which may run between this caller's read and write;
 	// they are reset only when this update re-enables the subscription.
+	// Secrets that did not open stay sealed as they are, unless replaced.
+	keep := sub.KeepsSealedSecrets()
 	args = append(args[:11], micros(sub.UpdatedAt), sub.ID)
 	scope := newWhere()
 	scope.Scope("consumer_id", sc)
@@ -175,11 +177,12 @@ func (s *Store) UpdateSubscription(ctx context.Context, sc store.Scope, sub *sto
 			fail_streak = CASE WHEN status <> 'enabled' AND ?1 = 'enabled' THEN 0 ELSE fail_streak END,
 			fail_streak_started_at = CASE WHEN status <> 'enabled' AND ?1 = 'enabled' THEN NULL ELSE fail_streak_started_at END,
 			description = ?2, unified_api = ?3, status = ?1, disabled_reason = ?4, delivery_url = ?5,
-			events = ?6, consumer_id = ?7, retry_schedule = ?8, secret_sealed = ?9, previous_secret_sealed = ?10,
+			events = ?6, consumer_id = ?7, retry_schedule = ?8, secret_sealed = CASE WHEN ?14 THEN secret_sealed ELSE ?9 END,
+			previous_secret_sealed = CASE WHEN ?14 THEN previous_secret_sealed ELSE ?10 END,
 			previous_secret_expires_at = ?11, updated_at = ?12
 			WHERE id = ?13`+scope.And()+`
 			RETURNING created_at, fail_streak, fail_streak_started_at, last_failed_at, last_succeeded_at`,
-			append([]any{args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12]},
+			append([]any{args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], keep},
 				scope.Args()...)...,
 		).Scan(&created, &sub.FailStreak, &streakStart, &failed, &succeeded)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -189,6 +192,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sc store.Scope, sub *sto
 			return fmt.Errorf("updating subscription %s: %w", sub.ID, err)
 		}
 		sub.CreatedAt = fromMicros(created)
+		sub.SecretUnreadable = keep // what was written opens, unless kept
 		sub.FailStreakStartedAt = fromNullMicros(streakStart)
 		sub.LastFailedAt = fromNullMicros(failed)
 		sub.LastSucceededAt = fromNullMicros(succeeded)
