@@ -18,6 +18,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 func newSendTestEventCmd() *cobra.Command {
@@ -79,7 +80,7 @@ provider -> hub -> subscriber without a provider account.`,
 			if conn.ServiceID == dversum.ID {
 				req.Header.Set(dversum.HeaderSignature, dversum.Sign(conn.Credentials[plugins.CredentialSigningSecret], body))
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := sendClient.Do(req)
 			if err != nil {
 				return fmt.Errorf("posting to the hub at %s (is it running? --hub-url): %w", hubURL, err)
 			}
@@ -137,3 +138,7 @@ func envOr(name, def string) string {
 	}
 	return def
 }
+
+// sendClient posts the samples; the hub's answer headers are capped like
+// every outbound call of this binary.
+var sendClient = &http.Client{Transport: netguard.CappedTransport(), Timeout: time.Minute}

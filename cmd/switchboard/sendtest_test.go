@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 func TestRestampGivesSamplesAFreshIdentity(t *testing.T) {
@@ -42,4 +45,11 @@ func TestRestampGivesSamplesAFreshIdentity(t *testing.T) {
 	}
 	_, err := restamp([]byte(`[1]`), now)
 	require.ErrorContains(t, err, "not a JSON object")
+}
+
+func TestSendClientCapsResponseHeaders(t *testing.T) {
+	t.Parallel()
+	tr, ok := sendClient.Transport.(*http.Transport)
+	require.True(t, ok)
+	require.Equal(t, int64(netguard.MaxResponseHeaderBytes), tr.MaxResponseHeaderBytes)
 }

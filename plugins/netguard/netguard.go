@@ -18,6 +18,7 @@ package netguard
 
 import (
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -129,4 +130,15 @@ func FromEnv() (Policy, error) {
 		p.Allow = append(p.Allow, pf)
 	}
 	return p, nil
+}
+
+// CappedTransport is a clone of http.DefaultTransport whose answers'
+// headers are capped at MaxResponseHeaderBytes, for outbound calls to an
+// address the operator chose (the bench load generator, send-test-event).
+// It does not guard the destination; calls to addresses a user chose dial
+// through Policy.Control as well.
+func CappedTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
+	return t
 }

@@ -1,6 +1,7 @@
 package netguard_test
 
 import (
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -185,4 +186,12 @@ func TestPolicyEnvRoundTrip(t *testing.T) {
 	t.Setenv(netguard.EnvAllowCIDRs, "10.0.0.0/33")
 	_, err = netguard.FromEnv()
 	assert.ErrorContains(t, err, netguard.EnvAllowCIDRs)
+}
+
+func TestCappedTransport(t *testing.T) {
+	t.Parallel()
+	tr := netguard.CappedTransport()
+	assert.Equal(t, int64(netguard.MaxResponseHeaderBytes), tr.MaxResponseHeaderBytes)
+	assert.NotSame(t, http.DefaultTransport, tr, "a clone: the default transport is not changed")
+	assert.Zero(t, http.DefaultTransport.(*http.Transport).MaxResponseHeaderBytes)
 }
