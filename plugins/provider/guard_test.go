@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,6 +120,7 @@ func TestResponseHeadersAreCapped(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	cfg.Retries = -1
+	cfg.TryTimeout = 10 * time.Second // a megabyte of headers, under -race on a busy machine
 	s, _ := session(t, cfg, srv.URL)
 	_, err := s.Call(t.Context(), http.MethodGet, "/hooks", nil)
 	pe, ok := errors.AsType[*plugins.ProviderError](err)
