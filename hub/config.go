@@ -48,6 +48,11 @@ type Config struct {
 	// PluginsDir is searched for third-party connector executables
 	// (switchboard-connector-<id>, checked against <name>.sha256).
 	PluginsDir string
+	// PluginChecksums pins third-party connectors' SHA-256 (hex) by id
+	// (--plugin-sha256 id=HEX): a pinned digest must match, and a
+	// .sha256 file next to the executable that disagrees refuses the
+	// connector.
+	PluginChecksums map[string]string
 	// Connectors overrides how built-in connectors are started (tests run a
 	// prebuilt binary); nil re-executes this binary as `connector <id>`.
 	Connectors map[string]host.Command

@@ -33,6 +33,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/hub/store/postgres"
 	"github.com/switchboardhq/switchboard/hub/store/sqlite"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 // Hub is one running Switchboard node.
@@ -280,7 +281,12 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 			return err
 		}
 	}
-	plugs, err := host.New(host.Config{Builtin: connectorCmds, PluginsDir: h.cfg.PluginsDir, Logger: h.logger})
+	plugs, err := host.New(host.Config{
+		Builtin: connectorCmds, PluginsDir: h.cfg.PluginsDir, Checksums: h.cfg.PluginChecksums, Logger: h.logger,
+		// Connectors call providers at a base_url from the connection's
+		// settings: the same SSRF policy as deliveries applies.
+		Destinations: netguard.Policy{AllowAll: h.cfg.AllowPrivateDestinations, Allow: h.cfg.AllowCIDRs},
+	})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("configuring connectors: %w", err)

@@ -190,7 +190,11 @@ type NativeEvent struct {
 	OccurredAt time.Time
 }
 
-// DirectResponse is an exact HTTP answer for the provider.
+// DirectResponse is an exact HTTP answer for the provider. It goes out from
+// the hub's origin, so the hub passes on only the headers Content-Type,
+// Cache-Control, Retry-After and X-Hook-Secret (others are dropped and
+// logged), adds nosniff and a sandboxing Content-Security-Policy, and
+// answers 502 for a Status outside 200-599 (0 means 200).
 type DirectResponse struct {
 	Status  int
 	Headers http.Header

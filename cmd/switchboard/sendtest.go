@@ -19,6 +19,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 func newSendTestEventCmd() *cobra.Command {
@@ -83,7 +84,7 @@ provider -> hub -> subscriber without a provider account.`,
 			if conn.ServiceID == dversum.ID {
 				req.Header.Set(dversum.HeaderSignature, dversum.Sign(conn.Credentials[plugins.CredentialSigningSecret], body))
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := sendClient.Do(req)
 			if err != nil {
 				// *url.Error quotes the URL, and the URL holds the
 				// connection's token: keep only the cause.
@@ -148,3 +149,7 @@ func envOr(name, def string) string {
 	}
 	return def
 }
+
+// sendClient posts the samples; the hub's answer headers are capped like
+// every outbound call of this binary.
+var sendClient = &http.Client{Transport: netguard.CappedTransport(), Timeout: time.Minute}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/hub"
 	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 func TestRestampGivesSamplesAFreshIdentity(t *testing.T) {
@@ -75,4 +77,11 @@ func TestSendTestEventKeepsTheTokenOutOfErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is it running?")
 	assert.NotContains(t, err.Error()+out.String(), token, "the inbound token is a credential")
+}
+
+func TestSendClientCapsResponseHeaders(t *testing.T) {
+	t.Parallel()
+	tr, ok := sendClient.Transport.(*http.Transport)
+	require.True(t, ok)
+	require.Equal(t, int64(netguard.MaxResponseHeaderBytes), tr.MaxResponseHeaderBytes)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboardhq/switchboard/hub"
+	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
 // storeFlagEnv are the flags every command that opens the store shares.
@@ -26,6 +27,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		cfg        hub.Config
 		allowCIDRs []string
+		pluginSums []string
 		schedule   []time.Duration
 		logLevel   string
 		logFormat  string
@@ -42,6 +44,7 @@ a flag given on the command line wins.`,
 				"debug-addr":                 "SWITCHBOARD_DEBUG_ADDR",
 				"mappings-dir":               "SWITCHBOARD_MAPPINGS_DIR",
 				"plugins-dir":                "SWITCHBOARD_PLUGINS_DIR",
+				"plugin-sha256":              "SWITCHBOARD_PLUGIN_SHA256",
 				"public-url":                 "SWITCHBOARD_PUBLIC_URL",
 				"allow-private-destinations": "SWITCHBOARD_ALLOW_PRIVATE_DESTINATIONS",
 				"allow-cidr":                 "SWITCHBOARD_ALLOW_CIDRS",
@@ -68,6 +71,13 @@ a flag given on the command line wins.`,
 					return fmt.Errorf("--allow-cidr %q: %w", c, err)
 				}
 				cfg.AllowCIDRs = append(cfg.AllowCIDRs, p)
+			}
+			if len(pluginSums) > 0 {
+				sums, err := host.ParseChecksums(pluginSums)
+				if err != nil {
+					return fmt.Errorf("--plugin-sha256 %w", err)
+				}
+				cfg.PluginChecksums = sums
 			}
 			cfg.RetrySchedule = schedule
 			cfg.APIKey = os.Getenv("SWITCHBOARD_API_KEY")
@@ -108,6 +118,7 @@ a flag given on the command line wins.`,
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file holding the master key (instead of SWITCHBOARD_MASTER_KEY; default on the embedded store: <data-dir>/master.key, created on first start)")
 	f.StringVar(&cfg.MappingsDir, "mappings-dir", "", "directory of editable mapping files, hot-reloaded (default ./mappings if present, else the built-in copies)")
 	f.StringVar(&cfg.PluginsDir, "plugins-dir", "", "directory of third-party connectors (switchboard-connector-<id> with <id>.sha256)")
+	f.StringSliceVar(&pluginSums, "plugin-sha256", nil, "pin a third-party connector's SHA-256 as id=HEX (repeatable); must match its .sha256 file if there is one")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "public base URL of this hub (default http://<addr>)")
 	f.BoolVar(&cfg.AllowPrivateDestinations, "allow-private-destinations", false, "allow deliveries to loopback and private addresses")
 	f.StringSliceVar(&allowCIDRs, "allow-cidr", nil, "private CIDR that deliveries may reach while the SSRF guard stays on (repeatable)")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 	"github.com/switchboardhq/switchboard/plugins/provider"
 )
 
@@ -60,6 +61,11 @@ type Config struct {
 	// a default logger that reaches the hub's log, after the connector was
 	// constructed.
 	Logger *slog.Logger
+	// Guard is which non-public addresses the connector may reach
+	// (base_url is a connection setting, so this is an SSRF guard). Nil
+	// means the policy the hub passed to the plugin process; tests against
+	// a local fake allow loopback here.
+	Guard *netguard.Policy
 }
 
 // Connector implements plugins.Connector for Deskera. It holds no state
@@ -87,6 +93,7 @@ func NewWithConfig(cfg Config) *Connector {
 		RetryWaitMin: cfg.RetryWaitMin,
 		RetryWaitMax: cfg.RetryWaitMax,
 		UserAgent:    "Switchboard-Deskera/" + Version,
+		Guard:        cfg.Guard,
 	}, nil)}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboardhq/switchboard/connectors/deskera"
 	"github.com/switchboardhq/switchboard/connectors/deskera/deskerafake"
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 	"github.com/switchboardhq/switchboard/plugins/plugintest"
 )
 
@@ -58,6 +59,7 @@ func testConfig(t *testing.T) (deskera.Config, *logBuffer) {
 		Timeout: 300 * time.Millisecond, Retries: 2,
 		RetryWaitMin: 5 * time.Millisecond, RetryWaitMax: 20 * time.Millisecond,
 		CleanupTimeout: 5 * time.Second, Logger: log,
+		Guard: &netguard.Policy{AllowAll: true}, // the fake listens on loopback
 	}, buf
 }
 

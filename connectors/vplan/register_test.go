@@ -19,6 +19,7 @@ import (
 	"github.com/switchboardhq/switchboard/connectors/vplan"
 	"github.com/switchboardhq/switchboard/connectors/vplan/vplanfake"
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 	"github.com/switchboardhq/switchboard/plugins/plugintest"
 )
 
@@ -67,6 +68,7 @@ func newSetup(t *testing.T) *setup {
 		RetryWaitMin: time.Millisecond,
 		RetryWaitMax: 5 * time.Millisecond,
 		Logger:       slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Guard:        &netguard.Policy{AllowAll: true}, // the fake listens on loopback
 	})
 	return &setup{fake: fake, conn: plugintest.Connect(t, c), logs: logs}
 }

@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 	"github.com/switchboardhq/switchboard/plugins/provider"
 )
 
@@ -70,6 +71,11 @@ type Config struct {
 	// at the time of the call, which plugins.Serve routes to the hub's log.
 	// Credentials are never logged.
 	Logger *slog.Logger
+	// Guard is which non-public addresses the connector may reach
+	// (base_url is a connection setting, so this is an SSRF guard). Nil
+	// means the policy the hub passed to the plugin process; tests against
+	// a local fake allow loopback here.
+	Guard *netguard.Policy
 }
 
 // Connector implements plugins.Connector for vPlan. It keeps no state
@@ -92,6 +98,7 @@ func NewWithConfig(cfg Config) *Connector {
 		RetryWaitMin: cfg.RetryWaitMin,
 		RetryWaitMax: cfg.RetryWaitMax,
 		UserAgent:    "Switchboard-vPlan-connector/" + Version,
+		Guard:        cfg.Guard,
 	}, nil)}
 }
 

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 // Mode is what the run sends.
@@ -170,11 +172,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// Setup on the hub; removed again at the end so a shared hub keeps no
 	// subscriptions pointing at a receiver that is gone.
-	transport := &http.Transport{
-		MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2,
-		IdleConnTimeout: 90 * time.Second, DisableCompression: true,
-		DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}
+	transport := loadTransport(cfg.Concurrency)
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: time.Minute}
 	api := &apiClient{target: cfg.Target, http: client}
@@ -422,5 +420,17 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 		if err != nil {
 			return buf, err
 		}
+	}
+}
+
+// loadTransport is the load generator's pool: one keep-alive connection
+// per concurrent sender, answers' headers capped like every outbound call
+// of the hub's binary.
+func loadTransport(concurrency int) *http.Transport {
+	return &http.Transport{
+		MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2,
+		IdleConnTimeout: 90 * time.Second, DisableCompression: true,
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxResponseHeaderBytes: netguard.MaxResponseHeaderBytes,
 	}
 }

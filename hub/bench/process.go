@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 // HubOptions says how StartHub runs `switchboard serve`.
@@ -117,7 +119,8 @@ func StartHub(ctx context.Context, opt HubOptions) (*Hub, error) {
 }
 
 func (h *Hub) waitReady(ctx context.Context, wait time.Duration) error {
-	client := &http.Client{Timeout: 3 * time.Second}
+	client := &http.Client{Timeout: 3 * time.Second, Transport: netguard.CappedTransport()}
+	defer client.CloseIdleConnections()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)

@@ -33,6 +33,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub/event"
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 // Defaults for Config's zero values.
@@ -181,7 +182,7 @@ type Service struct {
 	cfg       Config
 	store     Store
 	log       *slog.Logger
-	guard     *guard
+	guard     netguard.Policy
 	transport *http.Transport
 	client    *retryablehttp.Client
 
@@ -197,14 +198,14 @@ func New(cfg Config, st Store) *Service {
 		cfg:    cfg,
 		store:  st,
 		log:    cfg.Logger,
-		guard:  &guard{allowAll: cfg.AllowPrivate, allow: cfg.AllowCIDRs},
+		guard:  netguard.Policy{AllowAll: cfg.AllowPrivate, Allow: cfg.AllowCIDRs},
 		now:    time.Now,
 		random: rand.Float64,
 	}
 	dialer := &net.Dialer{
 		Timeout:   cfg.Timeout,
 		KeepAlive: 30 * time.Second,
-		Control:   s.guard.control,
+		Control:   s.guard.Control,
 	}
 	s.transport = &http.Transport{
 		// No proxy from the environment: the guard must see the address
@@ -217,6 +218,9 @@ func New(cfg Config, st Store) *Service {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// A receiver answering megabytes of headers gets a failed try, not
+		// a megabyte of the hub's memory per concurrent try.
+		MaxResponseHeaderBytes: netguard.MaxResponseHeaderBytes,
 	}
 	s.client = s.newClient()
 	return s

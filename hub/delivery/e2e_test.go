@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -372,5 +373,37 @@ func TestEndToEndDeletedSubscriptionGetsNoRetry(t *testing.T) {
 		}, waitFor, tick)
 		assert.Equal(t, store.DeliveryCancelled, onlyDelivery(t, st, ev.ID).Status)
 		assert.Len(t, rc.requests(), 1)
+	})
+}
+
+// A receiver answering megabytes of headers (here 1 MiB; Go's own limit is
+// 10 MB per response) gets a failed try, recorded and retried like any
+// other, instead of the hub buffering every byte of it.
+func TestEndToEndHugeResponseHeadersAreAFailedTry(t *testing.T) {
+	t.Parallel()
+	bothPaths(t, func(t *testing.T, startHub starter) {
+		pad := strings.Repeat("x", 8<<10)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			for i := range 128 {
+				w.Header().Set(fmt.Sprintf("X-Pad-%d", i), pad)
+			}
+			w.WriteHeader(http.StatusOK)
+		}))
+		t.Cleanup(srv.Close)
+		st := startHub(t, delivery.Config{})
+		subscribe(t, st, srv.URL, []int{3600})
+
+		ev, n := publish(t, st)
+		require.Equal(t, 1, n)
+		require.Eventually(t, func() bool {
+			return len(attemptsOf(t, st, ev.ID)) == 1
+		}, waitFor, tick, "the try is recorded")
+
+		a := attemptsOf(t, st, ev.ID)[0]
+		assert.False(t, a.Success, "a 200 whose headers exceed the cap is no success")
+		assert.Zero(t, a.StatusCode, "the answer was cut off before its status was accepted")
+		assert.Contains(t, a.Error, "response headers exceeded")
+		assert.True(t, a.RetryScheduled)
+		assert.Equal(t, store.DeliveryPending, onlyDelivery(t, st, ev.ID).Status)
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,79 +18,8 @@ import (
 
 	"github.com/switchboardhq/switchboard/hub/signature"
 	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
-
-func TestClassify(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		ip     string
-		reason string // empty: public
-	}{
-		{"127.0.0.1", "loopback"},
-		{"127.8.9.10", "loopback"},
-		{"::1", "loopback"},
-		{"::ffff:127.0.0.1", "loopback"},
-		{"10.0.0.1", "private"},
-		{"172.16.5.4", "private"},
-		{"172.31.255.255", "private"},
-		{"192.168.1.1", "private"},
-		{"::ffff:192.168.1.1", "private"},
-		{"fd00::2", "private"},
-		{"fc00::1", "private"},
-		{"fec0::1", "site-local"},
-		{"169.254.169.254", "link-local"},
-		{"fe80::1", "link-local"},
-		{"0.0.0.0", "unspecified"},
-		{"0.1.2.3", "unspecified"},
-		{"::", "unspecified"},
-		{"224.0.0.1", "multicast"},
-		{"239.1.2.3", "multicast"},
-		{"ff02::1", "multicast"},
-		{"100.64.0.1", "carrier-grade NAT"},
-		{"100.127.255.254", "carrier-grade NAT"},
-		{"255.255.255.255", "reserved"},
-		{"198.18.0.1", "benchmarking"},
-		{"64:ff9b::a00:1", "private"},   // NAT64 of 10.0.0.1
-		{"64:ff9b::7f00:1", "loopback"}, // NAT64 of 127.0.0.1
-		{"2002:7f00:1::1", "loopback"},  // 6to4 of 127.0.0.1
-		{"8.8.8.8", ""},
-		{"1.1.1.1", ""},
-		{"100.128.0.1", ""},
-		{"172.32.0.1", ""},
-		{"2606:4700:4700::1111", ""},
-		{"64:ff9b::808:808", ""}, // NAT64 of 8.8.8.8
-		{"::ffff:8.8.8.8", ""},
-	}
-	for _, tt := range tests {
-		got := classify(netip.MustParseAddr(tt.ip))
-		if tt.reason == "" {
-			assert.Empty(t, got, tt.ip)
-		} else {
-			assert.Contains(t, got, tt.reason, tt.ip)
-		}
-	}
-}
-
-func TestGuardAllowList(t *testing.T) {
-	t.Parallel()
-	g := &guard{allow: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("fd00::/8")}}
-	assert.NoError(t, g.check(netip.MustParseAddr("10.1.2.3")))
-	assert.NoError(t, g.check(netip.MustParseAddr("::ffff:10.1.2.3")), "mapped form of an allowed address")
-	assert.NoError(t, g.check(netip.MustParseAddr("fd00::2")))
-	assert.NoError(t, g.check(netip.MustParseAddr("93.184.216.34")), "public addresses need no allow-list")
-
-	err := g.check(netip.MustParseAddr("10.2.0.1"))
-	var blocked *BlockedError
-	require.ErrorAs(t, err, &blocked)
-	assert.Equal(t, "destination 10.2.0.1 is a private address; start with --allow-private-destinations or allow its CIDR", err.Error())
-
-	require.ErrorAs(t, g.check(netip.MustParseAddr("::ffff:127.0.0.1")), &blocked)
-	assert.Equal(t, netip.MustParseAddr("127.0.0.1"), blocked.IP, "reported as the IPv4 address it reaches")
-
-	assert.NoError(t, (&guard{allowAll: true}).check(netip.MustParseAddr("127.0.0.1")))
-	assert.Error(t, g.control("tcp", "not-an-address", nil))
-	assert.NoError(t, g.control("tcp6", "[fd00::2%eth0]:443", nil))
-}
 
 func TestScheduleAndJitter(t *testing.T) {
 	t.Parallel()
@@ -273,4 +201,10 @@ func TestSendErrorsNameNoURLQuery(t *testing.T) {
 	require.Error(t, bad.err)
 	assert.Contains(t, bad.err.Error(), "signing")
 	assert.Equal(t, fmt.Sprint(0), fmt.Sprint(bad.status))
+}
+
+func TestTransportCapsResponseHeaders(t *testing.T) {
+	t.Parallel()
+	s := New(Config{}, nil)
+	assert.Equal(t, int64(netguard.MaxResponseHeaderBytes), s.transport.MaxResponseHeaderBytes)
 }

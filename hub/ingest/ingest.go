@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -89,6 +90,10 @@ func New(cfg Config) *Service {
 func (s *Service) Routes() []api.Route {
 	return []api.Route{
 		{Method: http.MethodPost, Path: "/webhook/inbound/:service_id/:token", Tenancy: api.Public, Handler: s.inbound},
+		// Providers verify an endpoint with a GET challenge (a query
+		// parameter to echo) before they post to it; the connector answers
+		// it with a DirectResponse.
+		{Method: http.MethodGet, Path: "/webhook/inbound/:service_id/:token", Tenancy: api.Public, Handler: s.inbound},
 		{Method: http.MethodPost, Path: "/mapping/preview", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.preview},
 		{Method: http.MethodGet, Path: "/mapping/mappings", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.mappingStatus},
 	}
@@ -192,19 +197,54 @@ func (s *Service) inbound(c *gin.Context) {
 		"events", len(stored), "duration", s.cfg.Now().Sub(started))
 
 	if r := res.Response; r != nil {
-		for k, vs := range r.Headers {
-			for _, v := range vs {
-				c.Writer.Header().Add(k, v)
-			}
-		}
-		status := r.Status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		c.Data(status, c.Writer.Header().Get("Content-Type"), r.Body)
+		s.direct(c, serviceID, r)
 		return
 	}
 	api.Respond(c, http.StatusAccepted, gin.H{"events": stored})
+}
+
+// DirectHeaders are the only headers a connector's DirectResponse may set.
+// The answer goes out from the hub's own origin, so a plugin must not set
+// cookies, redirect (Location), relax CORS or the console's CSP, or
+// otherwise speak for the hub; a challenge needs a content type and at
+// most a token echoed in a header (X-Hook-Secret is Asana's handshake).
+var DirectHeaders = []string{"Content-Type", "Cache-Control", "Retry-After", "X-Hook-Secret"}
+
+// direct sends a connector's DirectResponse: its status (200 when unset;
+// one outside 200-599 is the connector's error), the allowed headers and
+// its body. Headers outside DirectHeaders are dropped and logged by name.
+func (s *Service) direct(c *gin.Context, serviceID string, r *plugins.DirectResponse) {
+	status := r.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status < 200 || status > 599 {
+		api.WriteError(c, &api.Error{Status: http.StatusBadGateway, TypeName: typeConnectorExecution,
+			Message: fmt.Sprintf("the %s connector answered with an invalid status %d", serviceID, r.Status)})
+		return
+	}
+	var dropped []string
+	for k, vs := range r.Headers {
+		name := http.CanonicalHeaderKey(k)
+		if !slices.Contains(DirectHeaders, name) {
+			dropped = append(dropped, name)
+			continue
+		}
+		for _, v := range vs {
+			c.Writer.Header().Add(name, v)
+		}
+	}
+	// A challenge often echoes a query parameter: whatever content type the
+	// connector chose, a browser must not run it as a page of the hub's
+	// origin (where the console lives).
+	c.Writer.Header().Set("X-Content-Type-Options", "nosniff")
+	c.Writer.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	if len(dropped) > 0 {
+		slices.Sort(dropped)
+		s.log.Warn("connector's direct response set headers that are not allowed; dropped",
+			"service_id", serviceID, "headers", dropped, "allowed", DirectHeaders)
+	}
+	c.Data(status, c.Writer.Header().Get("Content-Type"), r.Body)
 }
 
 // unify maps one native event and builds the unified event to store.

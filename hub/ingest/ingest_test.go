@@ -38,9 +38,13 @@ const apiKey = "ingest-test-key"
 type connectors struct {
 	client plugins.Client
 	down   bool
+	others map[string]plugins.Client // more connectors, by service id
 }
 
 func (c *connectors) HandleInbound(ctx context.Context, serviceID string, req *plugins.InboundRequest) (*plugins.InboundResult, error) {
+	if c, ok := c.others[serviceID]; ok {
+		return c.HandleInbound(ctx, req)
+	}
 	if serviceID != "dversum" {
 		return nil, &plugins.UnavailableError{ID: serviceID}
 	}

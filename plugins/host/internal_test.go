@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 func TestLineWriter(t *testing.T) {
@@ -61,7 +62,12 @@ func TestChecksumFile(t *testing.T) {
 	}{
 		{name: "bare hex", file: hexsum + "\n"},
 		{name: "sha256sum format", file: strings.ToUpper(hexsum) + "  switchboard-connector-x\n"},
-		{name: "pinned wins", file: "garbage", pinned: hexsum},
+		{name: "pinned without a file", pinned: hexsum},
+		{name: "pinned and the file agree", file: hexsum + "  switchboard-connector-x\n", pinned: strings.ToUpper(hexsum)},
+		{name: "pinned and the file disagree", file: strings.Repeat("cd", 32), pinned: hexsum,
+			wantErr: "switchboard-connector-x.sha256 says cdcd"},
+		{name: "pinned and a garbage file", file: "garbage", pinned: hexsum, wantErr: "does not start with a hex SHA-256 digest"},
+		{name: "pin not a digest", pinned: "abcd", wantErr: "the digest pinned by --plugin-sha256 does not start with a hex SHA-256 digest"},
 		{name: "missing", wantErr: "no checksum: create switchboard-connector-x.sha256"},
 		{name: "empty", file: "\n", wantErr: "is empty"},
 		{name: "short", file: "abcd", wantErr: "does not start with a hex SHA-256 digest"},
@@ -72,7 +78,7 @@ func TestChecksumFile(t *testing.T) {
 			if tt.file != "" {
 				require.NoError(t, os.WriteFile(exe+ChecksumSuffix, []byte(tt.file), 0o644))
 			}
-			sum, err := checksum(exe, tt.pinned)
+			sum, err := checksum(dir, filepath.Base(exe), tt.pinned)
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)
@@ -88,7 +94,7 @@ func TestPluginEnvKeepsSecretsOut(t *testing.T) {
 	t.Setenv("SWITCHBOARD_API_KEY", "sk_live_secret")
 	t.Setenv("SWITCHBOARD_DATABASE_URL", "postgres://u:p@db/x")
 	t.Setenv("HTTPS_PROXY", "http://proxy:3128")
-	env := strings.Join(pluginEnv([]string{"EXTRA=1"}, slog.New(slog.DiscardHandler)), "\n")
+	env := strings.Join(pluginEnv([]string{"EXTRA=1"}, netguard.Policy{}, slog.New(slog.DiscardHandler)), "\n")
 	assert.NotContains(t, env, "sk_live_secret")
 	assert.NotContains(t, env, "postgres://")
 	assert.Contains(t, env, "HTTPS_PROXY=http://proxy:3128")

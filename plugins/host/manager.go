@@ -9,15 +9,22 @@
 // re-executing it (`switchboard connector <id>`, see SelfCommands). Third-party
 // connectors are executables named switchboard-connector-<id> in the plugins
 // directory; each must be pinned by a SHA-256 (a switchboard-connector-<id>.sha256
-// file next to it, or Config.Checksums), which go-plugin checks before every
-// launch. The checksum file guards against a corrupt or half-replaced binary;
-// against tampering, keep the directory writable by the operator only, or pin
-// the digests in the hub's configuration instead.
+// file next to it, or Config.Checksums, which must agree with the file when
+// both exist). Before every launch the executable is read once into a copy
+// nobody else can change, hashed while copied, and that copy runs (see
+// verify.go), so the bytes that run are the bytes that were checked. A
+// plugins directory, executable or checksum file that every user may write
+// is refused, and so is a symlink leading out of the directory. The
+// checksum file guards against a corrupt or half-replaced binary; against
+// tampering, keep the directory writable by the operator only, or pin the
+// digests in the hub's configuration.
 //
 // Plugins never outlive the hub: on Linux they get SIGKILL from the kernel
 // when the hub dies (parent-death signal), and plugins.Serve also exits when
 // its parent process is gone. They start with a minimal environment (PATH,
-// HOME, proxies, CA and locale settings, nothing of the hub's secrets).
+// HOME, proxies, CA and locale settings, nothing of the hub's secrets) plus
+// the hub's SSRF policy (Config.Destinations), which plugins/provider
+// enforces on every call to a provider.
 package host
 
 import (
@@ -25,13 +32,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 // ErrUnknownConnector: no connector has the id (the hub answers 404).
@@ -71,11 +81,16 @@ type Config struct {
 	// executables (third-party connectors). An id that is also built in is
 	// refused: the built-in one runs.
 	PluginsDir string
-	// Checksums pins external connectors' SHA-256 (hex) by id; a pinned
-	// digest replaces the .sha256 file next to the executable.
+	// Checksums pins external connectors' SHA-256 (hex) by id
+	// (--plugin-sha256): a connector with a pinned digest needs no .sha256
+	// file, and one whose .sha256 file disagrees with the pin is refused.
 	Checksums map[string]string
 	// Logger receives the manager's and the plugins' logs; nil discards.
 	Logger *slog.Logger
+	// Destinations is the hub's SSRF policy, handed to every plugin in its
+	// environment (netguard.Policy.Env) so a connector's calls to a
+	// provider are guarded like deliveries. The zero value is strict.
+	Destinations netguard.Policy
 
 	// CallTimeout bounds every call to a plugin (default 10 s); a call that
 	// runs out gets plugins.ErrUnavailable.
@@ -161,6 +176,16 @@ func (m *Manager) Start(ctx context.Context) error {
 		exts, err := discover(m.cfg.PluginsDir, m.cfg.Checksums)
 		if err != nil {
 			errs = append(errs, err)
+		}
+		found := map[string]bool{}
+		for _, x := range exts {
+			found[x.id] = true
+		}
+		for _, id := range slices.Sorted(maps.Keys(m.cfg.Checksums)) {
+			if !found[id] {
+				errs = append(errs, fmt.Errorf("a SHA-256 is pinned for connector %s, but %s has no %s%s",
+					id, m.cfg.PluginsDir, ExternalPrefix, id))
+			}
 		}
 		for _, x := range exts {
 			if _, dup := m.sups[x.id]; dup {

@@ -180,3 +180,25 @@ func TestPluginIgnoresInterrupt(t *testing.T) {
 	assert.Equal(t, pid, st.PID)
 	assert.Zero(t, st.Restarts)
 }
+
+// An external connector runs from a sealed in-memory copy of the bytes that
+// were hashed, and every relaunch hashes the file again: one replaced while
+// the plugin runs is refused at the next start.
+func TestExternalPluginRunsFromAVerifiedCopy(t *testing.T) {
+	t.Parallel()
+	dir, digest := pluginsDir(t)
+	m := start(t, host.Config{PluginsDir: dir, Checksums: map[string]string{"example": digest}, MinBackoff: 10 * time.Millisecond})
+	st := status(t, m, "example")
+	require.Equal(t, host.StateRunning, st.State)
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.PID))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(exe, "/memfd:switchboard-connector"), "runs %s", exe)
+
+	// Replaced on disk, then the process dies: the relaunch checks again.
+	evil, err := os.ReadFile("/bin/false")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "switchboard-connector-example"), evil, 0o755))
+	require.NoError(t, syscall.Kill(st.PID, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return status(t, m, "example").State == host.StateFailed }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, status(t, m, "example").LastError, "checksums did not match")
+}

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 // State is where a connector is in its life.
@@ -322,19 +322,30 @@ func (s *supervisor) ping(pc *plugin.Client) error {
 // mTLS) and describes the connector.
 func (s *supervisor) launch() (*plugin.Client, plugins.Client, *plugins.Description, error) {
 	cfg := s.m.cfg
-	cmd := exec.Command(s.cmd.Path, s.cmd.Args...)
-	cmd.Env = pluginEnv(s.cmd.Env, s.log)
-	setDeathSignal(cmd)
-	var secure *plugin.SecureConfig
+	exe := s.cmd.Path
 	if s.sum != nil {
-		secure = &plugin.SecureConfig{Checksum: s.sum, Hash: sha256.New()}
+		// An external connector runs from a private copy of the bytes
+		// that were hashed (see verify.go), not from its path, which
+		// could be swapped between the check and the exec.
+		verified, release, err := verifiedExecutable(s.cmd.Path, s.sum)
+		if err != nil {
+			if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+				return nil, nil, nil, permanentError{err}
+			}
+			return nil, nil, nil, err
+		}
+		// The child has executed it once Client returns (or failed to).
+		defer release()
+		exe = verified
 	}
+	cmd := exec.Command(exe, s.cmd.Args...)
+	cmd.Env = pluginEnv(s.cmd.Env, cfg.Destinations, s.log)
+	setDeathSignal(cmd)
 	hl := newHCLog(s.log)
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  plugins.Handshake,
 		Plugins:          plugins.PluginSet(nil),
 		Cmd:              cmd,
-		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
@@ -413,7 +424,10 @@ var envAllowed = map[string]bool{
 	"GODEBUG": true, "GOTRACEBACK": true, "GOMAXPROCS": true, "GOMEMLIMIT": true, "GOGC": true, "GORACE": true, "GOCOVERDIR": true,
 }
 
-func pluginEnv(extra []string, log *slog.Logger) []string {
+// pluginEnv is a plugin's environment: the allowed part of the hub's, the
+// plugin protocol's variables, the destination policy (always set, so a
+// plugin never inherits or guesses one), then extra.
+func pluginEnv(extra []string, policy netguard.Policy, log *slog.Logger) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -424,6 +438,7 @@ func pluginEnv(extra []string, log *slog.Logger) []string {
 	env = append(env,
 		plugins.EnvLogLevel+"="+plugins.LevelName(lowestLevel(log)),
 		plugins.EnvParentPID+"="+strconv.Itoa(os.Getpid()))
+	env = append(env, policy.Env()...)
 	return append(env, extra...)
 }
 

@@ -7,12 +7,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
-// maxMessage bounds a provider message quoted in an error, in bytes.
-const maxMessage = 500
+// maxMessage bounds a provider message quoted in an error, in bytes: enough
+// for any provider's sentence, too little to carry a page of someone
+// else's server into the hub's answers and logs.
+const maxMessage = 200
 
 // messageFields are where providers put their error message, first found
 // first: Deskera's errorMessage, Laravel's message (vPlan; with errors),
@@ -24,14 +25,16 @@ var messageFields = []string{"errorMessage", "message", "error_description", "er
 const maxDepth = 8
 
 // ProviderMessage extracts the provider's own message from an error answer,
-// whitespace collapsed and at most 500 bytes. From a JSON object it reads
+// whitespace collapsed and at most 200 bytes. From a JSON object it reads
 // the first of errorMessage, message, error_description, error, errors,
 // msg, detail and title that holds one: a string, an object with such a
 // field (else the messages of all its members, as in Laravel's validation
 // errors {"url": ["..."]}), or an array of these (their messages joined by
-// "; "). A JSON array or string body is read the same way. Else a short
-// plain-text body is the message (not HTML, nor JSON it cannot read, nor
-// binary), else the status text, else "no message".
+// "; "). A JSON array or string body is read the same way. Anything else
+// (plain text, HTML, JSON it cannot read, binary) is never quoted: the
+// base URL may point at a server that is no provider at all, whose answer
+// must not travel into the hub's errors and logs. Then the message is the
+// status text, else "no message".
 func ProviderMessage(status int, body []byte) string {
 	return tidy(status, messageOf(body))
 }
@@ -39,27 +42,20 @@ func ProviderMessage(status int, body []byte) string {
 // messageOf is the message in body, as found, before tidy.
 func messageOf(body []byte) string {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
+	if len(body) == 0 || !json.Valid(body) {
 		return ""
 	}
-	if json.Valid(body) {
-		switch body[0] {
-		case '{':
-			var doc map[string]json.RawMessage
-			if json.Unmarshal(body, &doc) != nil {
-				return ""
-			}
-			return fieldMessage(doc, 0)
-		case '[', '"':
-			return messageIn(body, 0)
+	switch body[0] {
+	case '{':
+		var doc map[string]json.RawMessage
+		if json.Unmarshal(body, &doc) != nil {
+			return ""
 		}
-		return "" // a number, a boolean or null says nothing
+		return fieldMessage(doc, 0)
+	case '[', '"':
+		return messageIn(body, 0)
 	}
-	if strings.ContainsRune("{[<", rune(body[0])) || !utf8.Valid(body) ||
-		bytes.ContainsFunc(body, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }) {
-		return ""
-	}
-	return string(body)
+	return "" // a number, a boolean or null says nothing
 }
 
 // fieldMessage is the message of the first of messageFields in obj that

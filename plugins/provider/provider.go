@@ -19,8 +19,17 @@
 //     secrets the connector names are scrubbed from every message and log
 //     line, the provider's own messages included (it may echo them). Logs
 //     name the method and path of a call, never its headers or body.
+//   - No SSRF. A provider's base URL is a connection setting, so anyone
+//     who may create a connection picks where the plugin connects. Every
+//     dial is checked on the resolved address against the hub's policy
+//     (package netguard, the same allow-list of global unicast addresses
+//     that guards deliveries, with the hub's --allow-private-destinations
+//     and --allow-cidr passed to the plugin in its environment), and
+//     answers' headers are capped (netguard.MaxResponseHeaderBytes).
 //   - Errors the hub can report. A refusal becomes a *plugins.ProviderError
-//     with the provider's status and its own message (ProviderMessage),
+//     with the provider's status and its own message (ProviderMessage: a
+//     message field parsed from a JSON answer, at most 200 bytes, never
+//     the raw body, which may be an internal server's page),
 //     which the hub answers as 502 ConnectorExecutionError; a call that got
 //     no answer is one with StatusCode 0 whose message starts with "timed
 //     out", "cancelled" or "could not reach <provider>".
@@ -48,6 +57,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
 
 // Defaults of Config.
@@ -86,6 +96,11 @@ type Config struct {
 	RetryWaitMin, RetryWaitMax time.Duration
 	// UserAgent is sent with every call ("Switchboard" when empty).
 	UserAgent string
+	// Guard is which destinations the client may dial besides global
+	// unicast addresses. Nil means the policy the hub passed to this
+	// plugin process (netguard.FromEnv); a process started without it, or
+	// with one that does not parse, gets the strict policy.
+	Guard *netguard.Policy
 }
 
 // Client calls one provider's API. It is safe for concurrent use; a
@@ -96,8 +111,11 @@ type Client struct {
 }
 
 // New returns a Client with cfg's zero fields set to their defaults, whose
-// tries go through transport (a fresh clone of http.DefaultTransport, a
-// pool of the Client's own, when nil).
+// tries go through transport: when nil, a fresh clone of
+// http.DefaultTransport (a pool of the Client's own); when an
+// *http.Transport, a clone of it. Either way its dials are checked against
+// cfg.Guard and its answers' headers capped. Any other RoundTripper is used
+// as it is, and guarding its dials is the caller's job.
 func New(cfg Config, transport http.RoundTripper) *Client {
 	if cfg.Name == "" {
 		cfg.Name = "the provider"
@@ -121,8 +139,17 @@ func New(cfg Config, transport http.RoundTripper) *Client {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "Switchboard"
 	}
-	if transport == nil {
-		transport = http.DefaultTransport.(*http.Transport).Clone()
+	policy := netguard.Policy{} // strict unless told otherwise
+	if cfg.Guard != nil {
+		policy = *cfg.Guard
+	} else if p, err := netguard.FromEnv(); err == nil {
+		policy = p
+	}
+	switch t := transport.(type) {
+	case nil:
+		transport = guarded(http.DefaultTransport.(*http.Transport).Clone(), policy)
+	case *http.Transport:
+		transport = guarded(t.Clone(), policy)
 	}
 	return &Client{cfg: cfg, http: &http.Client{
 		Transport: transport,
@@ -132,6 +159,21 @@ func New(cfg Config, transport http.RoundTripper) *Client {
 		},
 	}}
 }
+
+// guarded makes t check every address it dials against policy and cap the
+// headers of every answer. A proxy from the environment (HTTPS_PROXY) is
+// kept: the guard then checks the proxy's address, and the proxy decides
+// what it forwards to.
+func guarded(t *http.Transport, policy netguard.Policy) *http.Transport {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: policy.Control}
+	t.DialContext = dialer.DialContext
+	t.DialTLSContext = nil
+	t.MaxResponseHeaderBytes = netguard.MaxResponseHeaderBytes
+	return t
+}
+
+// Transport returns the RoundTripper the Client's tries go through.
+func (c *Client) Transport() http.RoundTripper { return c.http.Transport }
 
 // Config returns the Client's configuration, defaults applied.
 func (c *Client) Config() Config { return c.cfg }
@@ -294,9 +336,13 @@ func (s *Session) attrs(ans *Answer, more ...slog.Attr) []slog.Attr {
 
 // retryPolicy repeats a try after a transport error or a timeout (as
 // retryablehttp's default policy does: not after a TLS or redirect error)
-// and after a 5xx answer but 501, never after a 4xx: the provider has
-// decided, and asking again changes nothing.
+// and after a 5xx answer but 501, never after a 4xx (the provider has
+// decided, and asking again changes nothing) nor after a dial the guard
+// refused.
 func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if _, blocked := errors.AsType[*netguard.BlockedError](err); blocked {
+		return false, nil // dialling the same address again cannot succeed
+	}
 	if err == nil && resp != nil && resp.StatusCode < 500 {
 		return false, nil
 	}

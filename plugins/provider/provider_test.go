@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/plugins"
+	"github.com/switchboardhq/switchboard/plugins/netguard"
 	"github.com/switchboardhq/switchboard/plugins/provider"
 )
 
@@ -102,10 +103,12 @@ func newLogger() (*slog.Logger, *bytes.Buffer) {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
-// fast is a Config with short tries and waits.
+// fast is a Config with short tries and waits, allowed to reach the test
+// servers on loopback.
 func fast() provider.Config {
 	return provider.Config{Name: "Acme", TryTimeout: 200 * time.Millisecond, Retries: 2,
-		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond, UserAgent: "Acme-Test/1"}
+		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond, UserAgent: "Acme-Test/1",
+		Guard: &netguard.Policy{AllowAll: true}}
 }
 
 // session returns a session of a new client with cfg against base, with
@@ -402,7 +405,10 @@ func TestRequests(t *testing.T) {
 func TestAnswerIsBounded(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, reply{status: 200, body: strings.Repeat("x", 3<<20)})
-	s, _ := session(t, fast(), srv.URL)
+	cfg := fast()
+	// 3 MiB do not always arrive within fast's 200 ms under -race.
+	cfg.TryTimeout = 10 * time.Second
+	s, _ := session(t, cfg, srv.URL)
 	ans, err := s.Call(t.Context(), http.MethodGet, "/hooks", nil)
 	require.NoError(t, err)
 	assert.Len(t, ans.Body, 1<<20)
@@ -472,8 +478,8 @@ func TestProviderMessage(t *testing.T) {
 		{"whitespace collapsed", 400, `{"message":"  two\n\tlines  "}`, "two lines"},
 		{"too deeply nested", 400, `{"error":[[[[[[[[[["deep"]]]]]]]]]]}`, "Bad Request"},
 		// Text and what is not a message.
-		{"plain text", 503, "Service Unavailable\n  try later", "Service Unavailable try later"},
-		{"plain text with CRLF", 503, "Try again later\r\n", "Try again later"},
+		{"plain text is never quoted", 503, "Service Unavailable\n  try later", "Service Unavailable"},
+		{"an internal server's text is never quoted", 500, "root:x:0:0:root:/root:/bin/bash", "Internal Server Error"},
 		{"html page", 502, "<html><body>Bad Gateway</body></html>", "Bad Gateway"},
 		{"invalid JSON", 400, `{"message":`, "Bad Request"},
 		{"JSON number", 500, `42`, "Internal Server Error"},
@@ -484,8 +490,8 @@ func TestProviderMessage(t *testing.T) {
 		{"unknown JSON", 500, `{"foo":1}`, "Internal Server Error"},
 		{"odd status", 599, "", "no message"},
 		// Length.
-		{"long", 400, `{"message":"` + strings.Repeat("x", 600) + `"}`, strings.Repeat("x", 497) + "…"},
-		{"long, cut on a rune boundary", 400, `{"message":"` + strings.Repeat("é", 300) + `"}`, strings.Repeat("é", 248) + "…"},
+		{"long", 400, `{"message":"` + strings.Repeat("x", 600) + `"}`, strings.Repeat("x", 197) + "…"},
+		{"long, cut on a rune boundary", 400, `{"message":"` + strings.Repeat("é", 300) + `"}`, strings.Repeat("é", 98) + "…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -501,7 +507,7 @@ func TestProviderMessage(t *testing.T) {
 			perr := s.Refusal(ans)
 			assert.Equal(t, tt.status, perr.StatusCode)
 			assert.Equal(t, tt.want, perr.Message)
-			assert.LessOrEqual(t, len(perr.Message), 500)
+			assert.LessOrEqual(t, len(perr.Message), 200)
 		})
 	}
 }
@@ -539,8 +545,8 @@ func TestScrubbing(t *testing.T) {
 	}{
 		{"echoed in the provider's message", `{"message":"key ` + apiKey + ` has no access to ` + apiEnv + ` for ` + hookURL + `"}`,
 			"key [redacted] has no access to [redacted] for [redacted]"},
-		{"straddling the cut", `{"message":"` + strings.Repeat("x", 490) + long + `"}`, strings.Repeat("x", 490) + "[redacted]"},
-		{"echoed in plain text", "bad key " + apiKey, "bad key [redacted]"},
+		{"straddling the cut", `{"message":"` + strings.Repeat("x", 190) + long + `"}`, strings.Repeat("x", 190) + "[redacted]"},
+		{"echoed in plain text", "bad key " + apiKey, "Forbidden"},
 	}
 	for _, tt := range answers {
 		t.Run(tt.name, func(t *testing.T) {
