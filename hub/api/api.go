@@ -201,7 +201,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.Use(requestID(), observe(s.log, s.metrics), recovery(s.log), limitBody(maxBody))
+	r.Use(requestID(), observe(s.log, s.metrics), recovery(s.log), limitBody(maxBody), refuseUnstorableText())
 	r.NoRoute(func(c *gin.Context) {
 		WriteError(c, &Error{
 			Status:   http.StatusNotFound,

@@ -395,6 +395,9 @@ func parseFilters(c *gin.Context, allowed ...string) (map[string]string, error) 
 		if len(vals) > 1 {
 			return nil, BadRequest(key, "must be given once")
 		}
+		if why := badText(vals[0]); why != "" {
+			return nil, BadRequest(key, why)
+		}
 		if vals[0] != "" {
 			out[name] = vals[0]
 		}

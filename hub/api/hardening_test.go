@@ -74,6 +74,33 @@ func TestTextThatCannotBeStoredIsRefused(t *testing.T) {
 	})
 }
 
+// TestUnstorableTextInURLsAndHeadersIsRefused: such a value in a path
+// parameter, a filter or a stored header reached a PostgreSQL query and
+// answered 500; every store now answers 400 naming it.
+func TestUnstorableTextInURLsAndHeadersIsRefused(t *testing.T) {
+	t.Parallel()
+	stores(t, func(t *testing.T, open func(*testing.T, ...func(*api.Config)) *hub) {
+		h := open(t)
+		for _, tc := range []struct{ path, field string }{
+			{"/webhook/events/%00", "id"},
+			{"/webhook/events/%FF", "id"},
+			{"/webhook/webhooks/%00", "id"},
+			{"/webhook/events?filter[consumer_id]=%00", "filter[consumer_id]"},
+			{"/webhook/events?filter[consumer_id]=%FF", "filter[consumer_id]"},
+			{"/webhook/logs?filter[event_id]=a%00", "filter[event_id]"},
+		} {
+			res := h.get(tc.path)
+			requireError(t, res, http.StatusBadRequest, api.TypeRequestValidation, tc.field)
+			assert.Equal(t, tc.field, res.JSON["detail"].(map[string]any)["field"], tc.path)
+		}
+		res := h.do(req{Method: "POST", Path: "/webhook/events", Key: bootstrapKey, Body: validEvent(nil),
+			Header: map[string]string{"Idempotency-Key": "k\xff"}})
+		requireError(t, res, http.StatusBadRequest, api.TypeRequestValidation, "Idempotency-Key contains bytes that are not valid UTF-8")
+		_, events := h.counts()
+		assert.Zero(t, events)
+	})
+}
+
 // TestIdempotencyKeysOfDifferentConsumersDoNotCollide: the dedupe key was
 // "api:" + consumer + ":" + key, so consumer "acme:eu" with key "k" and
 // consumer "acme" with key "eu:k" shared one (the second got a 409, or the

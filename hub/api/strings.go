@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
 )
 
 // nulEscape is how JSON spells a NUL character inside a string; surrogate
@@ -198,4 +200,43 @@ func hex4(raw []byte, at int) (rune, bool) {
 		return 0, false
 	}
 	return rune(n), true
+}
+
+// textHeaders are the request headers whose values reach the store (as
+// consumer ids or idempotency keys).
+var textHeaders = []string{"x-consumer-id", "x-apideck-consumer-id", "Idempotency-Key"}
+
+// badText says why s cannot be stored as text, or "" when it can.
+func badText(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "contains bytes that are not valid UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "contains a NUL character"
+	}
+	return ""
+}
+
+// refuseUnstorableText answers 400 when a path parameter or a header the
+// API stores holds text no store can: on PostgreSQL such a value in a query
+// (GET /webhook/events/%00) used to be a 500. Bodies are checked by
+// DecodeJSON, filter[...] values by parseFilters.
+func refuseUnstorableText() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		for _, p := range c.Params {
+			if why := badText(p.Value); why != "" {
+				WriteError(c, BadRequest(p.Key, why+" (path parameter)"))
+				return
+			}
+		}
+		for _, h := range textHeaders {
+			for _, v := range c.Request.Header.Values(h) {
+				if why := badText(v); why != "" {
+					WriteError(c, BadRequest(h, why+" (header)"))
+					return
+				}
+			}
+		}
+		c.Next()
+	}
 }
