@@ -76,6 +76,20 @@ a flag given on the command line wins.`,
 				cfg.AllowCIDRs = append(cfg.AllowCIDRs, p)
 			}
 			cfg.RetrySchedule = schedule
+			// hub.Config reads zero as "the default"; on the command line a
+			// zero is a mistake and must not quietly become the default.
+			for flag, v := range map[string]int{
+				"max-events-per-subscription":    cfg.MaxEventsPerSubscription,
+				"max-subscriptions-per-consumer": cfg.MaxSubscriptionsPerConsumer,
+				"max-subscriptions":              cfg.MaxSubscriptions,
+			} {
+				if v < 1 {
+					return fmt.Errorf("--%s must be at least 1, got %d", flag, v)
+				}
+			}
+			if cfg.Retention <= 0 {
+				return fmt.Errorf("--retention must be positive, got %s", cfg.Retention)
+			}
 			switch {
 			case cfg.MinRetryDelay < 0:
 				return fmt.Errorf("--min-retry-delay must not be negative, got %s", cfg.MinRetryDelay)
