@@ -2,12 +2,15 @@ package hub
 
 import (
 	"fmt"
-	"github.com/switchboardhq/switchboard/hub/delivery"
-	"github.com/switchboardhq/switchboard/plugins/host"
 	"net/netip"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/delivery"
+	"github.com/switchboardhq/switchboard/hub/ingest"
+	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
 // Config is everything `switchboard serve` can be told. Every field has a
@@ -75,6 +78,21 @@ type Config struct {
 	SecretGracePeriod time.Duration
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// Retention is how long events are kept (default 720h). The purge
+	// itself is not here yet; today it is the replay window of signed
+	// provider webhooks: a signed body older than this is refused, so a
+	// purge can never make a captured webhook new again.
+	Retention time.Duration
+	// MinRetryDelay is the shortest wait a subscription's retry_schedule
+	// may ask for (default 1s; negative: no floor).
+	MinRetryDelay time.Duration
+	// MaxEventsPerSubscription caps a subscription's events list (default 200).
+	MaxEventsPerSubscription int
+	// MaxSubscriptionsPerConsumer caps one consumer's subscriptions
+	// (default 100; application-wide ones count as one consumer).
+	MaxSubscriptionsPerConsumer int
+	// MaxSubscriptions caps the hub's subscriptions (default 10000).
+	MaxSubscriptions int
 	// SQLiteSynchronous is SQLite's synchronous pragma: NORMAL (default;
 	// survives a process crash) or FULL (also survives power loss, slower).
 	SQLiteSynchronous string
@@ -106,6 +124,21 @@ func (c *Config) setDefaults() {
 			c.MappingsDir = "mappings"
 		}
 	}
+	if c.Retention == 0 {
+		c.Retention = ingest.DefaultReplayWindow
+	}
+	if c.MinRetryDelay == 0 {
+		c.MinRetryDelay = api.DefaultMinRetryDelay
+	}
+	if c.MaxEventsPerSubscription == 0 {
+		c.MaxEventsPerSubscription = api.DefaultMaxEventsPerSubscription
+	}
+	if c.MaxSubscriptionsPerConsumer == 0 {
+		c.MaxSubscriptionsPerConsumer = api.DefaultMaxSubscriptionsPerConsumer
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = api.DefaultMaxSubscriptions
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -136,8 +169,44 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("sqlite-synchronous must be NORMAL or FULL, got %q", c.SQLiteSynchronous)
 	}
+	// The replay window refuses signed bodies older than Retention minus
+	// the allowed clock skew, so it must leave room for that.
+	if c.Retention < minRetention {
+		return fmt.Errorf("retention must be at least %s, got %s", minRetention, c.Retention)
+	}
+	if c.MinRetryDelay > maxMinRetryDelay {
+		return fmt.Errorf("min-retry-delay must be at most %s, got %s", maxMinRetryDelay, c.MinRetryDelay)
+	}
+	if c.MinRetryDelay > 0 {
+		for i, d := range c.RetrySchedule {
+			if d < c.MinRetryDelay {
+				return fmt.Errorf("retry-schedule entry %d (%s) is below min-retry-delay %s", i, d, c.MinRetryDelay)
+			}
+		}
+	}
+	for _, lim := range []struct {
+		flag string
+		v    int
+	}{
+		{"max-events-per-subscription", c.MaxEventsPerSubscription},
+		{"max-subscriptions-per-consumer", c.MaxSubscriptionsPerConsumer},
+		{"max-subscriptions", c.MaxSubscriptions},
+	} {
+		if lim.v < 1 {
+			return fmt.Errorf("%s must be at least 1, got %d", lim.flag, lim.v)
+		}
+	}
+	if c.MaxSubscriptionsPerConsumer > c.MaxSubscriptions {
+		return fmt.Errorf("max-subscriptions-per-consumer (%d) must not exceed max-subscriptions (%d)", c.MaxSubscriptionsPerConsumer, c.MaxSubscriptions)
+	}
 	return nil
 }
+
+// Bounds of the flags validate checks.
+const (
+	minRetention     = time.Hour
+	maxMinRetryDelay = time.Hour
+)
 
 // redactURL keeps a database URL's scheme only, so a password never reaches an error.
 func redactURL(u string) string {

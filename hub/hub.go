@@ -293,7 +293,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	ing := ingest.New(ingest.Config{
 		Store: h.store, Connectors: plugs, Mappings: reg.Current, MappingStatus: reg.Status,
-		PublicURL: h.cfg.PublicURL, Logger: h.logger, Metrics: h.metrics,
+		PublicURL: h.cfg.PublicURL, Logger: h.logger, Metrics: h.metrics, ReplayWindow: h.cfg.Retention,
 	})
 	h.connectors = plugs
 	if err := h.metrics.Registry.Register(connectorCollector{plugs}); err != nil {
@@ -324,6 +324,12 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		DefaultRetrySchedule: seconds(h.cfg.RetrySchedule),
 		Version:              h.cfg.Version,
 		Ready:                h.ready,
+		Connectors:           h.connectorHealth,
+		MinRetryDelay:        h.cfg.MinRetryDelay,
+
+		MaxEventsPerSubscription:    h.cfg.MaxEventsPerSubscription,
+		MaxSubscriptionsPerConsumer: h.cfg.MaxSubscriptionsPerConsumer,
+		MaxSubscriptions:            h.cfg.MaxSubscriptions,
 	})
 	if err != nil {
 		ln.Close()
@@ -404,14 +410,28 @@ func (h *Hub) ReloadMappings() error {
 	return h.mappings.Reload()
 }
 
+// ready is /readyz: the store answers. The queue needs no check of its own:
+// it starts before the HTTP listener and stops after it (h.services order),
+// so a hub that serves has one. Connectors are not part of readiness (see
+// connectorHealth).
 func (h *Hub) ready(ctx context.Context) error {
 	if err := h.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if h.connectors != nil {
-		return h.connectors.Ready()
-	}
 	return nil
+}
+
+// connectorHealth lists the connectors for the /readyz body.
+func (h *Hub) connectorHealth() []api.ConnectorHealth {
+	if h.connectors == nil {
+		return nil
+	}
+	sts := h.connectors.Status()
+	out := make([]api.ConnectorHealth, len(sts))
+	for i, st := range sts {
+		out[i] = api.ConnectorHealth{ID: st.ID, Status: string(st.State)}
+	}
+	return out
 }
 
 func (h *Hub) closeStore() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -63,8 +64,14 @@ func TestDataDirServedByOneProcess(t *testing.T) {
 func TestConfigRejectsBadValues(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]Config{
-		"mysql url":   {DatabaseURL: "mysql://u:secretpw@h/db"},
-		"synchronous": {SQLiteSynchronous: "OFF"},
+		"mysql url":                        {DatabaseURL: "mysql://u:secretpw@h/db"},
+		"synchronous":                      {SQLiteSynchronous: "OFF"},
+		"retention shorter than an hour":   {Retention: time.Minute},
+		"retry floor above an hour":        {MinRetryDelay: 2 * time.Hour},
+		"schedule below the retry floor":   {RetrySchedule: []time.Duration{100 * time.Millisecond}},
+		"no subscriptions allowed":         {MaxSubscriptions: -1},
+		"per-consumer cap above the hub's": {MaxSubscriptionsPerConsumer: 200, MaxSubscriptions: 100},
+		"no event names per subscription":  {MaxEventsPerSubscription: -5},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Open(context.Background(), cfg, nil, nil)

@@ -92,7 +92,9 @@ func postSigned(t *testing.T, url, signingSecret string, body []byte) (int, map[
 }
 
 // dversumSample is a dVersum webhook body from the golden inputs, with its
-// entity id replaced so each sample is a distinct provider event.
+// entity id replaced so each sample is a distinct provider event and its
+// timestamp set to now (the hub refuses signed bodies older than its replay
+// window, and the samples are from 2024).
 func dversumSample(t *testing.T, event, id string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "dversum", event+".input.json"))
@@ -100,6 +102,7 @@ func dversumSample(t *testing.T, event, id string) []byte {
 	var body map[string]any
 	require.NoError(t, json.Unmarshal(raw, &body))
 	body["data"].(map[string]any)["id"] = id
+	body["timestamp"] = time.Now().UTC().Format(time.RFC3339)
 	out, err := json.Marshal(body)
 	require.NoError(t, err)
 	return out

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboardhq/switchboard/hub"
+	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/ingest"
 	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
@@ -40,24 +42,29 @@ listens on 127.0.0.1:8080. Every flag has an environment twin (SWITCHBOARD_<FLAG
 a flag given on the command line wins.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			twins := map[string]string{
-				"addr":                       "SWITCHBOARD_ADDR",
-				"debug-addr":                 "SWITCHBOARD_DEBUG_ADDR",
-				"mappings-dir":               "SWITCHBOARD_MAPPINGS_DIR",
-				"plugins-dir":                "SWITCHBOARD_PLUGINS_DIR",
-				"plugin-sha256":              "SWITCHBOARD_PLUGIN_SHA256",
-				"public-url":                 "SWITCHBOARD_PUBLIC_URL",
-				"allow-private-destinations": "SWITCHBOARD_ALLOW_PRIVATE_DESTINATIONS",
-				"allow-cidr":                 "SWITCHBOARD_ALLOW_CIDRS",
-				"delivery-timeout":           "SWITCHBOARD_DELIVERY_TIMEOUT",
-				"retry-schedule":             "SWITCHBOARD_RETRY_SCHEDULE",
-				"failure-window":             "SWITCHBOARD_FAILURE_WINDOW",
-				"secret-grace-period":        "SWITCHBOARD_SECRET_GRACE_PERIOD",
-				"max-body-bytes":             "SWITCHBOARD_MAX_BODY_BYTES",
-				"sqlite-synchronous":         "SWITCHBOARD_SQLITE_SYNCHRONOUS",
-				"workers":                    "SWITCHBOARD_WORKERS",
-				"shutdown-timeout":           "SWITCHBOARD_SHUTDOWN_TIMEOUT",
-				"log-level":                  "SWITCHBOARD_LOG_LEVEL",
-				"log-format":                 "SWITCHBOARD_LOG_FORMAT",
+				"addr":                           "SWITCHBOARD_ADDR",
+				"debug-addr":                     "SWITCHBOARD_DEBUG_ADDR",
+				"mappings-dir":                   "SWITCHBOARD_MAPPINGS_DIR",
+				"plugins-dir":                    "SWITCHBOARD_PLUGINS_DIR",
+				"plugin-sha256":                  "SWITCHBOARD_PLUGIN_SHA256",
+				"public-url":                     "SWITCHBOARD_PUBLIC_URL",
+				"allow-private-destinations":     "SWITCHBOARD_ALLOW_PRIVATE_DESTINATIONS",
+				"allow-cidr":                     "SWITCHBOARD_ALLOW_CIDRS",
+				"delivery-timeout":               "SWITCHBOARD_DELIVERY_TIMEOUT",
+				"retry-schedule":                 "SWITCHBOARD_RETRY_SCHEDULE",
+				"failure-window":                 "SWITCHBOARD_FAILURE_WINDOW",
+				"secret-grace-period":            "SWITCHBOARD_SECRET_GRACE_PERIOD",
+				"max-body-bytes":                 "SWITCHBOARD_MAX_BODY_BYTES",
+				"retention":                      "SWITCHBOARD_RETENTION",
+				"min-retry-delay":                "SWITCHBOARD_MIN_RETRY_DELAY",
+				"max-events-per-subscription":    "SWITCHBOARD_MAX_EVENTS_PER_SUBSCRIPTION",
+				"max-subscriptions-per-consumer": "SWITCHBOARD_MAX_SUBSCRIPTIONS_PER_CONSUMER",
+				"max-subscriptions":              "SWITCHBOARD_MAX_SUBSCRIPTIONS",
+				"sqlite-synchronous":             "SWITCHBOARD_SQLITE_SYNCHRONOUS",
+				"workers":                        "SWITCHBOARD_WORKERS",
+				"shutdown-timeout":               "SWITCHBOARD_SHUTDOWN_TIMEOUT",
+				"log-level":                      "SWITCHBOARD_LOG_LEVEL",
+				"log-format":                     "SWITCHBOARD_LOG_FORMAT",
 			}
 			for k, v := range storeFlagEnv {
 				twins[k] = v
@@ -80,6 +87,26 @@ a flag given on the command line wins.`,
 				cfg.PluginChecksums = sums
 			}
 			cfg.RetrySchedule = schedule
+			// hub.Config reads zero as "the default"; on the command line a
+			// zero is a mistake and must not quietly become the default.
+			for flag, v := range map[string]int{
+				"max-events-per-subscription":    cfg.MaxEventsPerSubscription,
+				"max-subscriptions-per-consumer": cfg.MaxSubscriptionsPerConsumer,
+				"max-subscriptions":              cfg.MaxSubscriptions,
+			} {
+				if v < 1 {
+					return fmt.Errorf("--%s must be at least 1, got %d", flag, v)
+				}
+			}
+			if cfg.Retention <= 0 {
+				return fmt.Errorf("--retention must be positive, got %s", cfg.Retention)
+			}
+			switch {
+			case cfg.MinRetryDelay < 0:
+				return fmt.Errorf("--min-retry-delay must not be negative, got %s", cfg.MinRetryDelay)
+			case cfg.MinRetryDelay == 0:
+				cfg.MinRetryDelay = -1 // 0 on the command line turns the floor off
+			}
 			cfg.APIKey = os.Getenv("SWITCHBOARD_API_KEY")
 			cfg.MasterKey = os.Getenv("SWITCHBOARD_MASTER_KEY")
 			cfg.Version = version
@@ -127,6 +154,11 @@ a flag given on the command line wins.`,
 	f.DurationVar(&cfg.FailureWindow, "failure-window", 120*time.Hour, "failing this long without success disables a subscription once its retries run out")
 	f.DurationVar(&cfg.SecretGracePeriod, "secret-grace-period", 24*time.Hour, "how long a rotated secret keeps signing")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest accepted request body")
+	f.DurationVar(&cfg.Retention, "retention", ingest.DefaultReplayWindow, "how long events are kept; signed provider webhooks older than this are refused as possible replays")
+	f.DurationVar(&cfg.MinRetryDelay, "min-retry-delay", api.DefaultMinRetryDelay, "shortest wait a subscription's retry_schedule may ask for (0: no floor)")
+	f.IntVar(&cfg.MaxEventsPerSubscription, "max-events-per-subscription", api.DefaultMaxEventsPerSubscription, "most event names one subscription may list")
+	f.IntVar(&cfg.MaxSubscriptionsPerConsumer, "max-subscriptions-per-consumer", api.DefaultMaxSubscriptionsPerConsumer, "most subscriptions one consumer (or the application, without consumer_id) may have")
+	f.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", api.DefaultMaxSubscriptions, "most subscriptions the hub may have")
 	f.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", "NORMAL", "SQLite synchronous mode: NORMAL (survives a crash) or FULL (also power loss)")
 	f.IntVar(&cfg.Workers, "workers", 200, "jobs worked at once")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful stop may take")

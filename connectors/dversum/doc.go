@@ -43,12 +43,17 @@
 // HandleInbound checks the signature over the exact body bytes (constant-time)
 // before it parses anything: a missing or wrong signature is
 // plugins.ErrBadSignature (401). It then requires a JSON object with a
-// non-empty string "event" and no duplicated top-level keys, else
-// plugins.Malformed says precisely what is wrong (400). It returns one native
-// event: type = "event", payload = the whole body, occurred_at = "timestamp"
-// (zero when absent or not RFC 3339, which is not worth losing a signed event
-// over), idempotency key = the X-Webhook-Id header when dVersum sends one,
-// else the hex SHA-256 of the raw body, so a redelivery of the same body is
-// stored once. (X-Request-Id is deliberately not used: it names one HTTP
-// request, so a retry of the same event would carry a new one.)
+// non-empty string "event", an RFC 3339 string "timestamp" and no
+// duplicated top-level keys, else plugins.Malformed says precisely what is
+// wrong (400). It returns one native event: type = "event", payload = the
+// whole body, occurred_at = "timestamp", idempotency key = the hex SHA-256
+// of the raw body, so a redelivery of the same body is stored once.
+//
+// Only signed data identifies an event. The X-Webhook-Id header is not
+// signed: deduplicating on it let anyone holding one captured body turn it
+// into new events by changing the header, and let a guessed id claim a
+// real event's key first. The signed timestamp is required because the hub
+// refuses signed bodies older than its replay window (--retention): without
+// it a body could be replayed once its event is purged. (X-Request-Id is not
+// used either: it names one HTTP request, so a retry carries a new one.)
 package dversum

@@ -26,7 +26,8 @@ const Version = "1.0.0"
 const (
 	// HeaderSignature carries "sha256=<hex HMAC-SHA256(secret, body)>".
 	HeaderSignature = "X-Webhook-Signature"
-	// HeaderWebhookID, when present, identifies the event across retries.
+	// HeaderWebhookID, when present, names the event at dVersum. It is not
+	// signed, so it is not used to deduplicate (see idempotencyKey).
 	HeaderWebhookID = "X-Webhook-Id"
 )
 
@@ -100,7 +101,7 @@ func (*Connector) HandleInbound(_ context.Context, req *plugins.InboundRequest) 
 	return &plugins.InboundResult{Events: []plugins.NativeEvent{{
 		Type:           event,
 		Payload:        req.Body,
-		IdempotencyKey: idempotencyKey(req.Headers.Get(HeaderWebhookID), req.Body),
+		IdempotencyKey: idempotencyKey(req.Body),
 		OccurredAt:     occurred,
 	}}}, nil
 }
@@ -209,26 +210,32 @@ func parse(body []byte) (event string, occurred time.Time, err error) {
 		return "", time.Time{}, plugins.Malformed(`body field "event" contains whitespace, control or invalid characters`)
 	}
 
-	// A missing or unreadable timestamp is not worth rejecting a signed
-	// event over: occurred_at stays unknown and the hub uses receipt time.
-	if raw, ok := fields["timestamp"]; ok && plugins.JSONKind(raw) == "a string" {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				occurred = t.UTC()
-			}
-		}
+	// The signed timestamp is what the hub's replay window checks, so a
+	// body without one could be replayed once its event is purged: it is
+	// refused, as dVersum always sends one.
+	raw, ok = fields["timestamp"]
+	if !ok {
+		return "", time.Time{}, plugins.Malformed(`body field "timestamp" is missing`)
 	}
+	var ts string
+	if plugins.JSONKind(raw) != "a string" || json.Unmarshal(raw, &ts) != nil {
+		return "", time.Time{}, plugins.Malformed(`body field "timestamp" must be an RFC 3339 string`)
+	}
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return "", time.Time{}, plugins.Malformed(`body field "timestamp" must be an RFC 3339 time such as 2024-01-15T10:30:00Z`)
+	}
+	occurred = at.UTC()
 	return event, occurred, nil
 }
 
-// idempotencyKey is dVersum's webhook id when it sends a usable one, else
-// the hex SHA-256 of the raw body: the same body redelivered dedupes.
-func idempotencyKey(webhookID string, body []byte) string {
-	id := strings.TrimSpace(webhookID)
-	if id != "" && len(id) <= maxIDLen && !strings.ContainsFunc(id, unicode.IsControl) {
-		return id
-	}
+// idempotencyKey is the hex SHA-256 of the raw body: what the signature
+// covers. The X-Webhook-Id header is not signed, so keying on it let one
+// captured body become any number of new events (resend it with another
+// id) and let a guessed id take the key of a real event before it arrived.
+// The same body redelivered dedupes; the hub's replay window bounds how
+// long a body is accepted at all.
+func idempotencyKey(body []byte) string {
 	sum := sha256.Sum256(body)
 	return hex.EncodeToString(sum[:])
 }

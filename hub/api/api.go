@@ -31,6 +31,14 @@ import (
 const (
 	DefaultMaxBodyBytes      = 1 << 20
 	DefaultSecretGracePeriod = 24 * time.Hour
+	// DefaultMinRetryDelay is the shortest wait a subscription's
+	// retry_schedule may ask for.
+	DefaultMinRetryDelay = time.Second
+	// DefaultMaxSubscriptionsPerConsumer caps one consumer's subscriptions
+	// (application-wide ones, without a consumer, count as one consumer).
+	DefaultMaxSubscriptionsPerConsumer = 100
+	// DefaultMaxSubscriptions caps the hub's subscriptions.
+	DefaultMaxSubscriptions = 10000
 )
 
 // Config wires the API to the rest of the hub. Store is required; every
@@ -51,6 +59,22 @@ type Config struct {
 	// Ready reports whether the hub can serve (database up, queue started);
 	// /readyz answers 503 with its error. Nil: Store.Ping.
 	Ready func(ctx context.Context) error
+	// Connectors, when set, lists the connectors' states for the /readyz
+	// body. They never make the hub unready: one broken plugin must not
+	// take every other provider's webhooks and the whole API out of a
+	// load balancer.
+	Connectors func() []ConnectorHealth
+	// MinRetryDelay is the shortest wait a subscription's retry_schedule
+	// may ask for. Zero: DefaultMinRetryDelay; negative: no floor.
+	MinRetryDelay time.Duration
+	// MaxEventsPerSubscription caps a subscription's events list. Zero:
+	// DefaultMaxEventsPerSubscription.
+	MaxEventsPerSubscription int
+	// MaxSubscriptionsPerConsumer and MaxSubscriptions cap how many
+	// subscriptions one consumer and the whole hub may have. Zero: the
+	// defaults.
+	MaxSubscriptionsPerConsumer int
+	MaxSubscriptions            int
 	// Version is reported by /healthz.
 	Version string
 	// DefaultRetrySchedule is the hub's retry schedule (seconds between
@@ -93,8 +117,14 @@ type server struct {
 	validateURL func(string) error
 	bootstrap   *store.APIKey // SWITCHBOARD_API_KEY, nil when not set
 	ready       func(context.Context) error
+	connectors  func() []ConnectorHealth
 	version     string
 	now         func() time.Time
+
+	minRetryDelay      time.Duration
+	maxEvents          int
+	maxSubsPerConsumer int
+	maxSubs            int
 }
 
 var setModeOnce sync.Once
@@ -133,8 +163,29 @@ func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 		grace:       cfg.SecretGracePeriod,
 		validateURL: cfg.ValidateURL,
 		ready:       cfg.Ready,
+		connectors:  cfg.Connectors,
 		version:     cfg.Version,
 		now:         cfg.Now,
+
+		minRetryDelay:      cfg.MinRetryDelay,
+		maxEvents:          cfg.MaxEventsPerSubscription,
+		maxSubsPerConsumer: cfg.MaxSubscriptionsPerConsumer,
+		maxSubs:            cfg.MaxSubscriptions,
+	}
+	switch {
+	case s.minRetryDelay == 0:
+		s.minRetryDelay = DefaultMinRetryDelay
+	case s.minRetryDelay < 0:
+		s.minRetryDelay = 0
+	}
+	if s.maxEvents <= 0 {
+		s.maxEvents = DefaultMaxEventsPerSubscription
+	}
+	if s.maxSubsPerConsumer <= 0 {
+		s.maxSubsPerConsumer = DefaultMaxSubscriptionsPerConsumer
+	}
+	if s.maxSubs <= 0 {
+		s.maxSubs = DefaultMaxSubscriptions
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -171,7 +222,7 @@ func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, nil, err
 	}
-	r.Use(requestID(), observe(s.log, s.metrics), recovery(s.log), limitBody(maxBody))
+	r.Use(requestID(), observe(s.log, s.metrics), recovery(s.log), limitBody(maxBody), refuseUnstorableText())
 	r.NoRoute(func(c *gin.Context) {
 		WriteError(c, &Error{
 			Status:   http.StatusNotFound,

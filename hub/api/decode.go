@@ -13,8 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// DecodeJSON reads the request body into v, refusing unknown fields and
-// trailing data, and returns an *Error that says what is wrong and where. The
+// DecodeJSON reads the request body into v, refusing unknown fields,
+// trailing data, NUL characters and invalid UTF-8 in any string (see
+// checkStrings), and returns an *Error that says what is wrong and where. The
 // raw map of the top-level fields is returned too, so a PATCH can tell a field
 // sent as null from one not sent. Any content type is accepted: curl -d sends
 // form-urlencoded by default and refusing it helps no one.
@@ -58,6 +59,9 @@ func decodeBody(body []byte, v any, optional bool) (map[string]json.RawMessage, 
 			return map[string]json.RawMessage{}, nil
 		}
 		return nil, BadRequest("", "request body is empty; send a JSON object")
+	}
+	if err := checkStrings(body); err != nil {
+		return nil, err
 	}
 	var fields map[string]json.RawMessage
 	if err := strictDecode(body, &fields); err != nil {

@@ -70,14 +70,14 @@ func (s *server) publishEvent(c *gin.Context) {
 	switch {
 	case req.EventType == "":
 		errs = append(errs, FieldError{"event_type", "is required"})
+	case len(req.EventType) > MaxEventTypeLength:
+		errs = append(errs, checkLength("event_type", req.EventType, MaxEventTypeLength)...)
 	case !event.ValidType(req.EventType):
 		errs = append(errs, FieldError{"event_type", fmt.Sprintf("must be an event type such as accounting.invoice.created, got %q", req.EventType)})
 	}
 	errs = append(errs, checkID("consumer_id", req.ConsumerID, true)...)
 	errs = append(errs, checkID("entity_id", req.EntityID, true)...)
-	if req.EntityType != "" && !serviceIDPattern.MatchString(req.EntityType) {
-		errs = append(errs, FieldError{"entity_type", fmt.Sprintf("must be a lower-case name such as invoice, got %q", req.EntityType)})
-	}
+	errs = append(errs, checkName("entity_type", req.EntityType, "a lower-case name such as invoice")...)
 	var entity json.RawMessage
 	if t := bytes.TrimSpace(req.Entity); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
 		if t[0] != '{' {
@@ -94,12 +94,13 @@ func (s *server) publishEvent(c *gin.Context) {
 		occurred = at.UTC()
 	}
 	errs = append(errs, checkID("idempotency_key", req.IdempotencyKey, false)...)
-	if req.BaseEventType != "" && !event.ValidType(req.BaseEventType) {
+	switch {
+	case len(req.BaseEventType) > MaxEventTypeLength:
+		errs = append(errs, checkLength("base_event_type", req.BaseEventType, MaxEventTypeLength)...)
+	case req.BaseEventType != "" && !event.ValidType(req.BaseEventType):
 		errs = append(errs, FieldError{"base_event_type", fmt.Sprintf("must be an event type such as accounting.invoice.updated, got %q", req.BaseEventType)})
 	}
-	if req.ServiceID != "" && !serviceIDPattern.MatchString(req.ServiceID) {
-		errs = append(errs, FieldError{"service_id", fmt.Sprintf("must be a lower-case service id such as dversum, got %q", req.ServiceID)})
-	}
+	errs = append(errs, checkName("service_id", req.ServiceID, "a lower-case service id such as dversum")...)
 	if len(errs) > 0 {
 		WriteError(c, Invalid(errs...))
 		return
@@ -135,7 +136,7 @@ func (s *server) publishEvent(c *gin.Context) {
 	}
 	ev.EntityURL = event.EntityURL(baseURL(c, s.publicURL), ev.UnifiedAPI, ev.EntityType, ev.EntityID)
 	if req.IdempotencyKey != "" {
-		ev.DedupeKey = "api:" + req.ConsumerID + ":" + req.IdempotencyKey
+		ev.DedupeKey = apiDedupeKey(req.ConsumerID, req.IdempotencyKey)
 		hash, err := requestHash(req)
 		if err != nil {
 			WriteError(c, err)
@@ -158,6 +159,29 @@ func (s *server) publishEvent(c *gin.Context) {
 		c.Header(IdempotentReplayedHeader, "true")
 	}
 	Respond(c, http.StatusAccepted, publishView{ID: stored.ID, EventType: stored.EventType, Deliveries: res.Deliveries})
+}
+
+// apiDedupeKey scopes an idempotency key to its consumer. The consumer id's
+// length goes first, so no pair of consumer id and key spells another's
+// ("acme:eu" + "k" and "acme" + "eu:k" used to be the same key, so one
+// consumer's publish could be answered with another's event or a 409). The
+// "api2:" prefix never begins a key of the earlier "api:<consumer>:<key>"
+// form, so old and new keys cannot collide either; a key first used before
+// this form was introduced dedupes again from its next use on (README).
+func apiDedupeKey(consumerID, key string) string {
+	return "api2:" + strconv.Itoa(len(consumerID)) + ":" + consumerID + ":" + key
+}
+
+// checkName checks an optional lower-case name (entity_type, service_id):
+// its length first, so a megabyte is not echoed back in the error.
+func checkName(field, v, example string) []FieldError {
+	if errs := checkLength(field, v, MaxNameLength); errs != nil {
+		return errs
+	}
+	if v != "" && !serviceIDPattern.MatchString(v) {
+		return []FieldError{{field, fmt.Sprintf("must be %s, got %q", example, v)}}
+	}
+	return nil
 }
 
 // entityTypeOf guesses the entity type from an event type's second segment
@@ -381,6 +405,9 @@ func parseFilters(c *gin.Context, allowed ...string) (map[string]string, error) 
 		}
 		if len(vals) > 1 {
 			return nil, BadRequest(key, "must be given once")
+		}
+		if why := badText(vals[0]); why != "" {
+			return nil, BadRequest(key, why)
 		}
 		if vals[0] != "" {
 			out[name] = vals[0]

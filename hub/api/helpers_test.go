@@ -23,6 +23,8 @@ import (
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/secret"
 	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/hub/store/postgres"
+	"github.com/switchboardhq/switchboard/hub/store/postgres/pgtest"
 	"github.com/switchboardhq/switchboard/hub/store/sqlite"
 	"github.com/switchboardhq/switchboard/hub/store/storetest"
 )
@@ -30,12 +32,12 @@ import (
 // bootstrapKey plays SWITCHBOARD_API_KEY in every test hub.
 const bootstrapKey = "test-bootstrap-key"
 
-// hub is one API over a real SQLite store in a temporary directory, with a
-// started job queue whose workers do nothing (deliveries stay pending unless
-// a test records outcomes).
+// hub is one API over a real store (SQLite in a temporary directory unless
+// the test asks for PostgreSQL), with a started job queue whose workers do
+// nothing (deliveries stay pending unless a test records outcomes).
 type hub struct {
 	t       *testing.T
-	store   *sqlite.Store
+	store   store.Store
 	handler http.Handler
 	metrics *metric.Metrics
 	// offSpec: routes added through Config.Routes are not in openapi.json;
@@ -45,11 +47,41 @@ type hub struct {
 
 func newHub(t *testing.T, configure ...func(*api.Config)) *hub {
 	t.Helper()
-	ctx := context.Background()
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hub.db"), Sealer: testSealer(t)})
+	require.NoError(t, err)
+	return newHubOn(t, st, configure...)
+}
+
+// newPostgresHub is newHub on a fresh PostgreSQL database (pgtest), for
+// behaviour that must be the same on both stores.
+func newPostgresHub(t *testing.T, configure ...func(*api.Config)) *hub {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(t), Sealer: testSealer(t)})
+	require.NoError(t, err)
+	return newHubOn(t, st, configure...)
+}
+
+// stores runs test once per store, as parallel subtests.
+func stores(t *testing.T, test func(t *testing.T, open func(t *testing.T, configure ...func(*api.Config)) *hub)) {
+	t.Helper()
+	for name, open := range map[string]func(*testing.T, ...func(*api.Config)) *hub{"sqlite": newHub, "postgres": newPostgresHub} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, open)
+		})
+	}
+}
+
+func testSealer(t *testing.T) *secret.Box {
+	t.Helper()
 	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
 	require.NoError(t, err)
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "hub.db"), Sealer: box})
-	require.NoError(t, err)
+	return box
+}
+
+func newHubOn(t *testing.T, st store.Store, configure ...func(*api.Config)) *hub {
+	t.Helper()
+	ctx := context.Background()
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	require.NoError(t, st.StartQueue(ctx, store.QueueConfig{Workers: storetest.Workers()}))
 	t.Cleanup(func() {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -386,8 +387,8 @@ func RequestedConsumer(c *gin.Context) (string, error) {
 	case other != "" && other != named:
 		return "", BadRequest(ApideckConsumerHeader, fmt.Sprintf("names consumer %q but %s names %q", other, ConsumerHeader, named))
 	}
-	if len(named) > maxIDLength {
-		return "", BadRequest(ConsumerHeader, fmt.Sprintf("must be at most %d characters, got %d", maxIDLength, len(named)))
+	if n := utf8.RuneCountInString(named); n > MaxIDLength {
+		return "", BadRequest(ConsumerHeader, fmt.Sprintf("must be at most %d characters, got %d", MaxIDLength, n))
 	}
 	p := Principal(c)
 	if !p.Bound() {

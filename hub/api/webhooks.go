@@ -14,11 +14,8 @@ import (
 	"github.com/switchboardhq/switchboard/hub/store"
 )
 
-// Limits on subscription fields.
+// Limits on subscription fields (the string lengths are in limits.go).
 const (
-	maxDescription      = 1000
-	maxIDLength         = 255 // consumer ids, service ids, idempotency keys
-	maxEvents           = 200
 	maxRetryTries       = 20
 	maxRetryDelaySecond = 7 * 24 * 60 * 60 // one week between two tries
 )
@@ -133,7 +130,7 @@ func (s *server) createSubscription(c *gin.Context) {
 		errs = append(errs, s.checkURL(*req.DeliveryURL)...)
 		sub.DeliveryURL = *req.DeliveryURL
 	}
-	errs = append(errs, checkEvents(req.Events)...)
+	errs = append(errs, s.checkEvents(req.Events)...)
 	sub.Events = event.SortedUnique(req.Events)
 	if req.ConsumerID != nil {
 		errs = append(errs, checkID("consumer_id", *req.ConsumerID, false)...)
@@ -149,11 +146,15 @@ func (s *server) createSubscription(c *gin.Context) {
 		sub.ConsumerID = p.ConsumerID
 	}
 	if req.RetrySchedule != nil {
-		errs = append(errs, checkRetrySchedule(req.RetrySchedule)...)
+		errs = append(errs, s.checkRetrySchedule(req.RetrySchedule)...)
 		sub.RetrySchedule = req.RetrySchedule
 	}
 	if len(errs) > 0 {
 		WriteError(c, Invalid(errs...))
+		return
+	}
+	if err := s.checkSubscriptionCaps(c, sub.ConsumerID); err != nil {
+		WriteError(c, err)
 		return
 	}
 	sec, err := secret.NewWebhookSecret()
@@ -262,9 +263,10 @@ func (s *server) updateSubscription(c *gin.Context) {
 		}
 	}
 	if _, ok := fields["events"]; ok {
-		errs = append(errs, checkEvents(req.Events)...)
+		errs = append(errs, s.checkEvents(req.Events)...)
 		sub.Events = event.SortedUnique(req.Events)
 	}
+	consumerBefore := sub.ConsumerID
 	if _, ok := fields["consumer_id"]; ok {
 		sub.ConsumerID = ""
 		if req.ConsumerID != nil {
@@ -279,13 +281,20 @@ func (s *server) updateSubscription(c *gin.Context) {
 	if _, ok := fields["retry_schedule"]; ok {
 		sub.RetrySchedule = nil
 		if req.RetrySchedule != nil {
-			errs = append(errs, checkRetrySchedule(req.RetrySchedule)...)
+			errs = append(errs, s.checkRetrySchedule(req.RetrySchedule)...)
 			sub.RetrySchedule = req.RetrySchedule
 		}
 	}
 	if len(errs) > 0 {
 		WriteError(c, Invalid(errs...))
 		return
+	}
+	if sub.ConsumerID != consumerBefore {
+		// Moving a subscription to another consumer adds one to its count.
+		if err := s.checkConsumerCap(c, sub.ConsumerID); err != nil {
+			WriteError(c, err)
+			return
+		}
 	}
 	sub.UpdatedAt = s.now().UTC()
 	if err := s.updateSub(c, sub); err != nil {
@@ -355,6 +364,9 @@ func (s *server) checkURL(raw string) []FieldError {
 	if raw == "" {
 		return []FieldError{{"delivery_url", "is required"}}
 	}
+	if errs := checkLength("delivery_url", raw, MaxDeliveryURLLength); errs != nil {
+		return errs
+	}
 	if err := s.validateURL(raw); err != nil {
 		return []FieldError{{"delivery_url", urlReason(err)}}
 	}
@@ -362,10 +374,7 @@ func (s *server) checkURL(raw string) []FieldError {
 }
 
 func checkDescription(d string) []FieldError {
-	if len(d) > maxDescription {
-		return []FieldError{{"description", fmt.Sprintf("must be at most %d characters", maxDescription)}}
-	}
-	return nil
+	return checkLength("description", d, MaxDescriptionLength)
 }
 
 func checkStatus(st string) []FieldError {
@@ -375,47 +384,102 @@ func checkStatus(st string) []FieldError {
 	return nil
 }
 
-func checkEvents(events []string) []FieldError {
+func (s *server) checkEvents(events []string) []FieldError {
 	if len(events) == 0 {
 		return []FieldError{{"events", `must list at least one event type, or "*" for all`}}
 	}
-	if len(events) > maxEvents {
-		return []FieldError{{"events", fmt.Sprintf("must list at most %d event types", maxEvents)}}
+	if len(events) > s.maxEvents {
+		return []FieldError{{"events", fmt.Sprintf("must list at most %d event types, got %d", s.maxEvents, len(events))}}
 	}
 	var errs []FieldError
 	for i, name := range events {
+		field := fmt.Sprintf("events[%d]", i)
+		if fe := checkLength(field, name, MaxEventTypeLength); fe != nil {
+			errs = append(errs, fe...)
+			continue
+		}
 		if name != event.Wildcard && !event.ValidType(name) {
-			errs = append(errs, FieldError{fmt.Sprintf("events[%d]", i),
+			errs = append(errs, FieldError{field,
 				fmt.Sprintf(`must be "*" or an event type such as accounting.invoice.created, got %q`, name)})
 		}
 	}
 	return errs
 }
 
-func checkRetrySchedule(sched []int) []FieldError {
+// checkRetrySchedule bounds a subscription's waits between tries. The floor
+// (--min-retry-delay) keeps one event from becoming a burst of tries: twenty
+// zeros used to mean 21 requests to the endpoint within a second.
+func (s *server) checkRetrySchedule(sched []int) []FieldError {
 	if len(sched) == 0 || len(sched) > maxRetryTries {
 		return []FieldError{{"retry_schedule", fmt.Sprintf("must list 1 to %d delays in seconds, got %d", maxRetryTries, len(sched))}}
 	}
 	var errs []FieldError
 	for i, d := range sched {
-		if d < 0 || d > maxRetryDelaySecond {
-			errs = append(errs, FieldError{fmt.Sprintf("retry_schedule[%d]", i),
-				fmt.Sprintf("must be between 0 and %d seconds, got %d", maxRetryDelaySecond, d)})
+		field := fmt.Sprintf("retry_schedule[%d]", i)
+		switch {
+		case d < 0 || time.Duration(d)*time.Second < s.minRetryDelay:
+			errs = append(errs, FieldError{field, fmt.Sprintf("must be at least %d seconds (the hub's minimum retry delay, --min-retry-delay %s), got %d",
+				s.minRetrySeconds(), s.minRetryDelay, d)})
+		case d > maxRetryDelaySecond:
+			errs = append(errs, FieldError{field, fmt.Sprintf("must be at most %d seconds (one week), got %d", maxRetryDelaySecond, d)})
 		}
 	}
 	return errs
 }
 
+// minRetrySeconds is the floor in the whole seconds a schedule is written in.
+func (s *server) minRetrySeconds() int {
+	return int((s.minRetryDelay + time.Second - 1) / time.Second)
+}
+
+// checkSubscriptionCaps refuses a new subscription when its consumer (or,
+// without one, the application) or the hub already has as many as allowed:
+// every subscription multiplies each matching event into one more delivery.
+// The count is read before the insert, so concurrent creates may pass the
+// cap by the few that race; the cap bounds growth, not an exact number.
+func (s *server) checkSubscriptionCaps(c *gin.Context, consumerID string) error {
+	counts, err := s.store.CountSubscriptions(c.Request.Context(), consumerID)
+	if err != nil {
+		return fmt.Errorf("counting subscriptions: %w", err)
+	}
+	if counts.Total >= s.maxSubs {
+		return Invalid(FieldError{"", fmt.Sprintf(
+			"the hub already has %d subscriptions, the most it allows (--max-subscriptions %d); delete unused ones first",
+			counts.Total, s.maxSubs)})
+	}
+	return s.consumerCapError(consumerID, counts.Consumer)
+}
+
+// checkConsumerCap is the per-consumer half of checkSubscriptionCaps, for a
+// subscription moved to another consumer.
+func (s *server) checkConsumerCap(c *gin.Context, consumerID string) error {
+	counts, err := s.store.CountSubscriptions(c.Request.Context(), consumerID)
+	if err != nil {
+		return fmt.Errorf("counting subscriptions: %w", err)
+	}
+	return s.consumerCapError(consumerID, counts.Consumer)
+}
+
+func (s *server) consumerCapError(consumerID string, n int) error {
+	if n < s.maxSubsPerConsumer {
+		return nil
+	}
+	who := fmt.Sprintf("consumer %q", consumerID)
+	if consumerID == "" {
+		who = "the application (subscriptions without consumer_id)"
+	}
+	return Invalid(FieldError{"consumer_id", fmt.Sprintf(
+		"%s already has %d subscriptions, the most one consumer may have (--max-subscriptions-per-consumer %d); delete one first",
+		who, n, s.maxSubsPerConsumer)})
+}
+
 // checkID checks a free-form identifier (consumer id, idempotency key). An
 // empty optional one means "not given".
 func checkID(field, v string, required bool) []FieldError {
-	switch {
-	case v == "" && required:
+	if v == "" && required {
 		return []FieldError{{field, "is required"}}
-	case len(v) > maxIDLength:
-		return []FieldError{{field, fmt.Sprintf("must be at most %d characters", maxIDLength)}}
 	}
-	return nil
+	return checkLength(field, v, MaxIDLength)
 }
 
 // urlReason phrases a URL validator's error as the reason part of

@@ -105,6 +105,8 @@ func TestConnectorKilledUnderInbound(t *testing.T) {
 	body := func(i int) []byte {
 		// A distinct invoice per event, so each is a distinct provider event.
 		sample["data"].(map[string]any)["id"] = fmt.Sprintf("inv_chaos_%d", i)
+		// Fresh: the hub refuses signed bodies older than its replay window.
+		sample["timestamp"] = time.Now().UTC().Format(time.RFC3339)
 		b, err := json.Marshal(sample)
 		require.NoError(t, err)
 		return b

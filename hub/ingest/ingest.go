@@ -7,7 +7,10 @@
 // transaction per event. The provider gets a 2xx only after every event of
 // its request is committed: any failure before that answers 4xx or 5xx, so
 // nothing acknowledged is ever lost and a provider retry is stored once
-// (events are deduplicated per connection on the provider's idempotency key).
+// (events are deduplicated per connection on the provider's idempotency key;
+// a provider is never answered 409). Signed events must fall inside the
+// replay window (checkEventTime), and text that the stores cannot hold is
+// repaired the same way on both (text.go).
 package ingest
 
 import (
@@ -22,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -58,6 +62,9 @@ type Config struct {
 	Metrics   *metric.Metrics
 	// InboundTimeout bounds the connector call (default 10s).
 	InboundTimeout time.Duration
+	// ReplayWindow is how old a signed provider event may be (the hub's
+	// --retention; default DefaultReplayWindow). See checkEventTime.
+	ReplayWindow time.Duration
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
 }
@@ -79,6 +86,9 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ReplayWindow <= 0 {
+		cfg.ReplayWindow = DefaultReplayWindow
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metric.New()
 	}
@@ -98,6 +108,14 @@ func (s *Service) Routes() []api.Route {
 		{Method: http.MethodGet, Path: "/mapping/mappings", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.mappingStatus},
 	}
 }
+
+// DefaultReplayWindow is the replay window when Config.ReplayWindow is
+// zero: the default retention (api.md, Operations: --retention 720h).
+const DefaultReplayWindow = 720 * time.Hour
+
+// MaxFutureSkew is how far in the future a signed provider event's time may
+// lie: providers' clocks drift a little, never by hours.
+const MaxFutureSkew = 5 * time.Minute
 
 // retryAfterUnavailable is what a provider is told to wait while its
 // connector restarts: restarts take well under a second, providers' own
@@ -173,9 +191,21 @@ func (s *Service) inbound(c *gin.Context) {
 		return
 	}
 
+	signed := conn.Credentials[plugins.CredentialSigningSecret] != ""
+	if signed {
+		// Check every event's time before storing any, so a refused
+		// request stores nothing.
+		for i, nev := range res.Events {
+			if reason, err := s.checkEventTime(nev.OccurredAt); err != nil {
+				reject(reason, api.BadRequest("timestamp", fmt.Sprintf("event %d of the request: %v", i, err)))
+				return
+			}
+		}
+	}
+
 	stored := make([]inboundEvent, 0, len(res.Events))
 	for i, nev := range res.Events {
-		ev, err := s.unify(serviceID, conn, nev, c.Request)
+		ev, err := s.unify(serviceID, conn, clean(nev), c.Request)
 		if err != nil {
 			reject("unmappable", api.BadRequest("body", fmt.Sprintf("event %d of the request: %v", i, err)))
 			return
@@ -183,6 +213,20 @@ func (s *Service) inbound(c *gin.Context) {
 		// The URL token is the provider's credential for this one
 		// connection: its events are its consumer's, nobody else's.
 		pub, err := s.cfg.Store.PublishEvent(c.Request.Context(), store.Consumer(conn.ConsumerID), ev)
+		var conflict *store.IdempotencyConflictError
+		if errors.As(err, &conflict) {
+			// The provider sent another payload under a key it used
+			// before. A 409 would be retried forever (or get the webhook
+			// disabled at the provider) and could not be fixed by anyone,
+			// so the first stored version stands and the request is
+			// acknowledged as a duplicate. With dVersum this cannot
+			// happen (its key is the hash of the signed body); for a
+			// provider whose key is its event id it means a changed
+			// redelivery, which is logged for the operator.
+			s.log.Warn("provider reused an idempotency key for a different payload; the first event stands",
+				"service_id", serviceID, "connection_id", conn.ID, "event_id", conflict.First.ID)
+			pub, err = &store.PublishResult{Event: conflict.First, Duplicate: true}, nil
+		}
 		if err != nil {
 			// Nothing of this event is stored; events before it are, and
 			// the provider's retry finds them deduplicated.
@@ -247,6 +291,38 @@ func (s *Service) direct(c *gin.Context, serviceID string, r *plugins.DirectResp
 	c.Data(status, c.Writer.Header().Get("Content-Type"), r.Body)
 }
 
+// checkEventTime refuses a signed event whose provider time lies outside
+// the replay window. Deduplication only remembers what is stored, and
+// stored events are purged after the retention period; a captured signed
+// body resent after that would otherwise be a new event. So a signed body
+// must be younger than the window (minus MaxFutureSkew: an event dated up
+// to that far ahead may be stored for that much longer than its time
+// suggests) and not more than MaxFutureSkew ahead of this hub's clock.
+// Events without a time are left to the connector: dVersum's requires one.
+func (s *Service) checkEventTime(at time.Time) (reason string, _ error) {
+	if at.IsZero() {
+		return "", nil
+	}
+	now := s.cfg.Now()
+	if at.After(now.Add(MaxFutureSkew)) {
+		return "future_timestamp", fmt.Errorf("the signed timestamp %s is more than %s ahead of the hub's clock (%s); check the sender's clock",
+			at.UTC().Format(time.RFC3339), MaxFutureSkew, now.UTC().Format(time.RFC3339))
+	}
+	if oldest := now.Add(-s.cfg.ReplayWindow + MaxFutureSkew); at.Before(oldest) {
+		return "stale_timestamp", fmt.Errorf("the signed timestamp %s is older than the hub's replay window (%s, the --retention period): "+
+			"it cannot be told apart from a replay of an event the hub no longer remembers", at.UTC().Format(time.RFC3339), s.cfg.ReplayWindow)
+	}
+	return "", nil
+}
+
+// clean repairs a native event's text so both stores can hold it (text.go).
+func clean(nev plugins.NativeEvent) plugins.NativeEvent {
+	nev.Type = cleanString(nev.Type)
+	nev.Payload = cleanJSON(nev.Payload)
+	nev.IdempotencyKey = cleanKey(nev.IdempotencyKey)
+	return nev
+}
+
 // unify maps one native event and builds the unified event to store.
 func (s *Service) unify(serviceID string, conn *store.Connection, nev plugins.NativeEvent, r *http.Request) (*event.Event, error) {
 	res, err := s.cfg.Mappings().Apply(serviceID, mapping.Input{
@@ -282,7 +358,19 @@ func (s *Service) unify(serviceID string, conn *store.Connection, nev plugins.Na
 		Entity:              res.Entity,
 		RequestHash:         hex.EncodeToString(sum[:]),
 	}
+	// Headers and query parameters reach the mapping unrepaired (a %00 in
+	// the query decodes to NUL), so what the mapping made is repaired too.
+	for _, f := range []*string{&ev.EventType, &ev.BaseEventType, &ev.UnifiedAPI, &ev.EntityID, &ev.EntityType,
+		&ev.EntityURL, &ev.DownstreamEventType} {
+		*f = cleanString(*f)
+	}
+	ev.Entity = cleanJSON(ev.Entity)
+	if n := utf8.RuneCountInString(ev.EventType); n > api.MaxEventTypeLength {
+		return nil, fmt.Errorf("event type is %d characters long, more than the %d an event type may have", n, api.MaxEventTypeLength)
+	}
 	if nev.IdempotencyKey != "" {
+		// Connection ids are fixed-length generated ids without a colon,
+		// so this key is unambiguous (unlike the API's, see apiDedupeKey).
 		ev.DedupeKey = "conn:" + conn.ID + ":" + nev.IdempotencyKey
 	}
 	return ev, nil

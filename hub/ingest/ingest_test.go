@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
@@ -24,6 +26,8 @@ import (
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/secret"
 	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/hub/store/postgres"
+	"github.com/switchboardhq/switchboard/hub/store/postgres/pgtest"
 	"github.com/switchboardhq/switchboard/hub/store/sqlite"
 	"github.com/switchboardhq/switchboard/hub/store/storetest"
 	"github.com/switchboardhq/switchboard/mappings"
@@ -33,8 +37,9 @@ import (
 
 const apiKey = "ingest-test-key"
 
-// connectors serves the real dVersum connector over real gRPC in-process;
-// down makes it answer as a crashed plugin would through the host.
+// connectors serves a real connector (dVersum unless a test picks another)
+// over real gRPC in-process; down makes it answer as a crashed plugin would
+// through the host.
 type connectors struct {
 	client plugins.Client
 	down   bool
@@ -56,7 +61,7 @@ func (c *connectors) HandleInbound(ctx context.Context, serviceID string, req *p
 
 type env struct {
 	t       testing.TB
-	st      *sqlite.Store
+	st      store.Store
 	conns   *connectors
 	handler http.Handler
 	conn    *store.Connection
@@ -65,11 +70,28 @@ type env struct {
 	metrics *metric.Metrics
 }
 
-func newEnv(t testing.TB) *env {
+// options change what newEnv builds.
+type options struct {
+	postgres     bool              // a fresh PostgreSQL database instead of a SQLite file
+	connector    plugins.Connector // served as "dversum"; nil: the real dVersum connector
+	replayWindow time.Duration     // ingest.Config.ReplayWindow
+	now          func() time.Time  // ingest.Config.Now
+}
+
+func newEnv(t testing.TB, opts ...func(*options)) *env {
 	t.Helper()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	box, err := secret.NewBox(bytes.Repeat([]byte{1}, secret.KeySize))
 	require.NoError(t, err)
-	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hub.db"), Sealer: box})
+	var st store.Store
+	if o.postgres {
+		st, err = postgres.Open(t.Context(), postgres.Config{URL: pgtest.NewDatabase(t), Sealer: box})
+	} else {
+		st, err = sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "hub.db"), Sealer: box})
+	}
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	require.NoError(t, st.StartQueue(t.Context(), store.QueueConfig{Workers: storetest.Workers()}))
@@ -77,11 +99,14 @@ func newEnv(t testing.TB) *env {
 
 	reg, err := mapping.NewRegistry(mapping.RegistryConfig{Embedded: mappings.FS})
 	require.NoError(t, err)
-	conns := &connectors{client: plugintest.Connect(t, dversum.New())}
+	if o.connector == nil {
+		o.connector = dversum.New()
+	}
+	conns := &connectors{client: plugintest.Connect(t, o.connector)}
 	metrics := metric.New()
 	ing := ingest.New(ingest.Config{
 		Store: st, Connectors: conns, Mappings: reg.Current, MappingStatus: reg.Status,
-		PublicURL: "https://hub.example.com", Metrics: metrics,
+		PublicURL: "https://hub.example.com", Metrics: metrics, ReplayWindow: o.replayWindow, Now: o.now,
 	})
 	handler, err := api.New(api.Config{Store: st, BootstrapKey: apiKey, Routes: ing.Routes(), MaxBodyBytes: 64 << 10})
 	require.NoError(t, err)
@@ -150,11 +175,20 @@ type eventRow struct {
 	Entity                                                          json.RawMessage
 }
 
+// sample is a golden dVersum input restamped to now: the hub refuses signed
+// bodies older than its replay window, and the samples are from 2024.
 func sample(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "dversum", name+".input.json"))
 	require.NoError(t, err)
-	return b
+	return withTimestamp(b, time.Now())
+}
+
+var timestampField = regexp.MustCompile(`"timestamp": *"[^"]*"`)
+
+// withTimestamp sets a dVersum body's timestamp, keeping the rest byte for byte.
+func withTimestamp(body []byte, at time.Time) []byte {
+	return timestampField.ReplaceAll(body, []byte(`"timestamp": "`+at.UTC().Format(time.RFC3339)+`"`))
 }
 
 func TestSignedWebhookBecomesUnifiedEventWithDeliveries(t *testing.T) {

@@ -29,7 +29,9 @@ import (
 var (
 	// ErrNotFound: no row with that id.
 	ErrNotFound = errors.New("not found")
-	// ErrIdempotencyConflict: the dedupe key was used before for a different request.
+	// ErrIdempotencyConflict: the dedupe key was used before for a different
+	// request. Stores return it wrapped in an *IdempotencyConflictError
+	// that carries the event stored first.
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
 	// ErrQueueNotStarted: a write that needs the job queue ran before StartQueue.
 	ErrQueueNotStarted = errors.New("job queue not started")
@@ -44,6 +46,22 @@ var (
 	// open with this hub's master key (see Subscription.SecretUnreadable).
 	ErrSecretUnreadable = errors.New("signing secret cannot be opened with this master key")
 )
+
+// IdempotencyConflictError is a publish whose dedupe key names an event
+// stored from a different request. First lets a caller that must not answer
+// 409 (a provider cannot resolve a conflict; it would retry forever) answer
+// with the event that holds the key instead.
+type IdempotencyConflictError struct {
+	Key   string
+	First *event.Event
+}
+
+func (e *IdempotencyConflictError) Error() string {
+	return fmt.Sprintf("publishing event with key %q (first stored as %s): %v", e.Key, e.First.ID, ErrIdempotencyConflict)
+}
+
+// Is makes errors.Is(err, ErrIdempotencyConflict) hold.
+func (e *IdempotencyConflictError) Is(target error) bool { return target == ErrIdempotencyConflict }
 
 // Store is everything the hub persists.
 type Store interface {
@@ -319,6 +337,16 @@ type Subscriptions interface {
 	UpdateSubscription(ctx context.Context, sc Scope, s *Subscription) error
 	// DeleteSubscription removes it and cancels its pending deliveries.
 	DeleteSubscription(ctx context.Context, sc Scope, id string) error
+	// CountSubscriptions counts the stored subscriptions of consumerID
+	// (application-wide ones when it is empty) and of the whole hub, in
+	// one read: the API caps both.
+	CountSubscriptions(ctx context.Context, consumerID string) (SubscriptionCounts, error)
+}
+
+// SubscriptionCounts is what CountSubscriptions found.
+type SubscriptionCounts struct {
+	Consumer int // subscriptions whose consumer_id is the one asked for
+	Total    int // every subscription of the hub
 }
 
 // PublishResult tells what PublishEvent stored.

@@ -282,7 +282,8 @@ func (m *Manager) Status() []Status {
 }
 
 // Ready returns nil when every connector is running, else an error naming
-// the ones that are not: the hub's /readyz.
+// the ones that are not. The hub's /readyz does not use it (a broken plugin
+// must not take the whole hub out of rotation); it lists Status instead.
 func (m *Manager) Ready() error {
 	var down []string
 	for _, st := range m.Status() {

@@ -286,7 +286,7 @@ func duplicate(ctx context.Context, w *writeTx, r *publishReq) error {
 		return fmt.Errorf("looking up dedupe key: %w", err)
 	}
 	if first.RequestHash != ev.RequestHash {
-		r.err = fmt.Errorf("publishing event with key %q (first stored as %s): %w", ev.DedupeKey, first.ID, store.ErrIdempotencyConflict)
+		r.err = &store.IdempotencyConflictError{Key: ev.DedupeKey, First: first}
 		return nil
 	}
 	var n int

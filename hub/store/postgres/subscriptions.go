@@ -209,3 +209,14 @@ func (s *Store) DeleteSubscription(ctx context.Context, sc store.Scope, id strin
 		return cancelPending(ctx, w, id, now)
 	})
 }
+
+// CountSubscriptions counts consumerID's subscriptions and the hub's.
+func (s *Store) CountSubscriptions(ctx context.Context, consumerID string) (store.SubscriptionCounts, error) {
+	var c store.SubscriptionCounts
+	err := s.pool.QueryRow(ctx,
+		`SELECT count(*) FILTER (WHERE consumer_id = $1), count(*) FROM subscriptions`, consumerID).Scan(&c.Consumer, &c.Total)
+	if err != nil {
+		return c, fmt.Errorf("counting subscriptions: %w", unavailable(err))
+	}
+	return c, nil
+}

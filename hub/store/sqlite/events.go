@@ -111,7 +111,7 @@ func (s *Store) PublishEvent(ctx context.Context, sc store.Scope, ev *event.Even
 			switch {
 			case err == nil:
 				if first.RequestHash != ev.RequestHash {
-					return fmt.Errorf("publishing event with key %q (first stored as %s): %w", ev.DedupeKey, first.ID, store.ErrIdempotencyConflict)
+					return &store.IdempotencyConflictError{Key: ev.DedupeKey, First: first}
 				}
 				var n int
 				if err := w.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE event_id = ?`, first.ID).Scan(&n); err != nil {

@@ -221,3 +221,14 @@ func (s *Store) DeleteSubscription(ctx context.Context, sc store.Scope, id strin
 		return cancelPending(ctx, w.Tx, id, now)
 	})
 }
+
+// CountSubscriptions counts consumerID's subscriptions and the hub's.
+func (s *Store) CountSubscriptions(ctx context.Context, consumerID string) (store.SubscriptionCounts, error) {
+	var c store.SubscriptionCounts
+	err := s.reader.QueryRowContext(ctx,
+		`SELECT coalesce(sum(consumer_id = ?), 0), count(*) FROM subscriptions`, consumerID).Scan(&c.Consumer, &c.Total)
+	if err != nil {
+		return c, fmt.Errorf("counting subscriptions: %w", err)
+	}
+	return c, nil
+}

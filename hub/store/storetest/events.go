@@ -124,6 +124,10 @@ var eventTests = map[string]func(*testing.T, *harness){
 		conflict := newEvent(func(ev *event.Event) { ev.DedupeKey, ev.RequestHash = key, "hash-2" })
 		_, err = e.s.PublishEvent(e.ctx, store.AllConsumers(), conflict)
 		require.ErrorIs(t, err, store.ErrIdempotencyConflict)
+		var ce *store.IdempotencyConflictError
+		require.ErrorAs(t, err, &ce, "the conflict carries the event that holds the key")
+		assert.Equal(t, first.Event.ID, ce.First.ID)
+		assert.Equal(t, key, ce.Key)
 
 		// Events without a key never collide.
 		a, b := e.publish(), e.publish()

@@ -12,6 +12,30 @@ import (
 )
 
 var subscriptionTests = map[string]func(*testing.T, *harness){
+	"Count": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		c, err := e.s.CountSubscriptions(e.ctx, "acme")
+		require.NoError(t, err)
+		assert.Equal(t, store.SubscriptionCounts{}, c, "an empty hub")
+
+		e.subscription(func(s *store.Subscription) { s.ConsumerID = "acme" })
+		e.subscription(func(s *store.Subscription) { s.ConsumerID = "acme" })
+		e.subscription(func(s *store.Subscription) { s.ConsumerID = "globex" })
+		e.subscription() // application-wide
+		gone := e.subscription(func(s *store.Subscription) { s.ConsumerID = "acme" })
+		require.NoError(t, e.s.DeleteSubscription(e.ctx, store.AllConsumers(), gone.ID))
+
+		for consumer, want := range map[string]store.SubscriptionCounts{
+			"acme":    {Consumer: 2, Total: 4},
+			"globex":  {Consumer: 1, Total: 4},
+			"":        {Consumer: 1, Total: 4}, // application-wide ones
+			"initech": {Consumer: 0, Total: 4},
+		} {
+			c, err := e.s.CountSubscriptions(e.ctx, consumer)
+			require.NoError(t, err)
+			assert.Equal(t, want, c, "consumer %q", consumer)
+		}
+	},
 	"CreateGetRoundTrip": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		previous, err := secret.NewWebhookSecret()
