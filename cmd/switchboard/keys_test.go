@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/hub"
+	"github.com/switchboardhq/switchboard/hub/store"
 )
 
 // runKeys runs `switchboard keys args...` in this process and returns its
@@ -44,11 +45,9 @@ func TestKeysRefuseAMissingStore(t *testing.T) {
 func TestKeysAgainstTheStore(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	st, _, err := hub.OpenStore(context.Background(), hub.StoreOptions{DataDir: dir})
-	require.NoError(t, err)
-	require.NoError(t, st.Close())
+	require.NoError(t, newStore(t, dir).Close())
 
-	_, err = runKeys(t, "create", "--data-dir", dir)
+	_, err := runKeys(t, "create", "--data-dir", dir)
 	require.ErrorContains(t, err, "--name is required")
 	_, err = runKeys(t, "create", "--name", "x", "--consumer", "acme", "--scopes", "admin", "--data-dir", dir)
 	require.ErrorContains(t, err, "cannot hold the admin scope")
@@ -124,4 +123,14 @@ func TestClientCommandsNeverCreateAMasterKey(t *testing.T) {
 	require.ErrorContains(t, err, "--master-key-file")
 	_, err = os.Stat(pgDir)
 	require.ErrorIs(t, err, fs.ErrNotExist, "nothing is written for a PostgreSQL store")
+}
+
+// newStore makes the embedded store (and its master key) in dir as the
+// first serve would, and hands it over open, its data directory unlocked.
+func newStore(t *testing.T, dir string) store.Store {
+	t.Helper()
+	st, lock, err := hub.OpenStore(context.Background(), hub.StoreOptions{DataDir: dir, Serve: true})
+	require.NoError(t, err)
+	require.NoError(t, lock.Unlock())
+	return st
 }

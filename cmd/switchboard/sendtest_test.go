@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboardhq/switchboard/hub"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins/netguard"
 )
@@ -58,8 +57,7 @@ func TestSendTestEventKeepsTheTokenOutOfErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, _, err := hub.OpenStore(ctx, hub.StoreOptions{DataDir: dir})
-	require.NoError(t, err)
+	st := newStore(t, dir)
 	token := "tok_" + strings.Repeat("s", 40)
 	sum := sha256.Sum256([]byte(token))
 	conn := &store.Connection{ConsumerID: "acme", ServiceID: "dversum", Status: store.ConnectionActive,
@@ -73,7 +71,7 @@ func TestSendTestEventKeepsTheTokenOutOfErrors(t *testing.T) {
 	cmd.SetErr(&out)
 	// Nothing listens there: the POST fails before any answer.
 	cmd.SetArgs([]string{"send-test-event", "--connection", conn.ID, "--data-dir", dir, "--hub-url", "http://" + freeAddr(t)})
-	err = cmd.ExecuteContext(ctx)
+	err := cmd.ExecuteContext(ctx)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is it running?")
 	assert.NotContains(t, err.Error()+out.String(), token, "the inbound token is a credential")
