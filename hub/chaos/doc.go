@@ -14,6 +14,9 @@
 //	   other's sweep queues the first tries the dead one left untried
 //	g  the hub SIGKILLed and started with another SWITCHBOARD_MASTER_KEY: the
 //	   start is refused before listening; with the right key nothing is lost
+//	h  a receiver answering every try 200 behind ~10 MB of response headers:
+//	   the hub's resident size (VmRSS) stays within 150 MB of its start, and
+//	   every try is logged failed with the header limit as its error
 //
 // The tests sit behind the build tag chaos because they take minutes and
 // kill processes; this file only carries the documentation, so the package
@@ -23,11 +26,13 @@
 //	CHAOS_SCALE=full go test -tags chaos -count=1 -v -timeout 30m ./hub/chaos/    # the numbers
 //
 // CHAOS_SCALE=short (the default) uses small counts so each scenario takes
-// well under a minute; full uses 10,000 events for the crash scenario.
+// well under a minute; full uses 10,000 events for the crash scenario and
+// 2,000 for the response headers one.
 // CHAOS_SEED replays a run's random fault schedule (each run prints its
 // seed), and CHAOS_RACE=1 builds the binary with the race detector. Each
 // scenario logs one bench-style line (events sent and accepted, delivered,
-// lost, duplicates, tries logged and received, elapsed) and the suite prints
+// lost, duplicates, tries logged and received, elapsed, and a note such as
+// scenario h's resident sizes at start, peak and end) and the suite prints
 // them as a table at the end; go test shows both with -v or on failure. A
 // skipped scenario is reported as SKIP, never as a pass.
 package chaos

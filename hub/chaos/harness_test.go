@@ -450,8 +450,24 @@ func (h *hubProc) logCount(subscriptionID string, filters ...string) (int, error
 // counts the entries (delivery tries) per event id, checking no entry
 // repeats. filters are more query parameters as name, value pairs.
 func (h *hubProc) logTries(subscriptionID string, filters ...string) (map[string]int, error) {
-	seen := map[string]bool{}
+	entries, err := h.logEntries(subscriptionID, filters...)
+	if err != nil {
+		return nil, err
+	}
 	byEvent := map[string]int{}
+	for _, e := range entries {
+		ev, _ := e["event_id"].(string)
+		byEvent[ev]++
+	}
+	return byEvent, nil
+}
+
+// logEntries walks every page of GET /webhook/logs for one subscription and
+// returns its entries (delivery tries), checking no entry repeats. filters
+// are more query parameters as name, value pairs.
+func (h *hubProc) logEntries(subscriptionID string, filters ...string) ([]map[string]any, error) {
+	seen := map[string]bool{}
+	var entries []map[string]any
 	q := url.Values{"limit": {"200"}, "filter[subscription_id]": {subscriptionID}}
 	for i := 0; i+1 < len(filters); i += 2 {
 		q.Set(filters[i], filters[i+1])
@@ -475,14 +491,13 @@ func (h *hubProc) logTries(subscriptionID string, filters ...string) (map[string
 				return nil, fmt.Errorf("log entry %s listed twice", id)
 			}
 			seen[id] = true
-			ev, _ := e["event_id"].(string)
-			byEvent[ev]++
+			entries = append(entries, e)
 		}
 		meta, _ := a.body["meta"].(map[string]any)
 		cursors, _ := meta["cursors"].(map[string]any)
 		next, _ := cursors["next"].(string)
 		if next == "" || len(items) == 0 {
-			return byEvent, nil
+			return entries, nil
 		}
 		q.Set("cursor", next)
 	}
@@ -586,6 +601,9 @@ const (
 	slow                   // sleep past the hub's delivery timeout, then 204
 	throttle               // 429 with Retry-After: 1
 	redirect               // 302 to another path of the same receiver
+	// hugeHeaders answers 200 behind hugeHeaderBytes of header lines,
+	// written raw on the hijacked connection so they are really sent.
+	hugeHeaders
 )
 
 // slowFor is how long a slow answer takes: over the 1s delivery timeout the
@@ -664,6 +682,44 @@ func (r *receiver) serveHook(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusTooManyRequests)
 	case redirect:
 		http.Redirect(w, req, "/moved", http.StatusFound)
+	case hugeHeaders:
+		writeHugeHeaders(w)
+	}
+}
+
+// hugeHeaderBytes is about how many bytes of response headers a hugeHeaders
+// answer carries: the ~10 MB of issue 12, kept under Go's own default cap
+// (10 MiB when http.Transport.MaxResponseHeaderBytes is zero) so that a hub
+// without its own cap reads them all.
+const hugeHeaderBytes = 10_000_000
+
+// hugeHeaderBlock is the raw answer of hugeHeaders, built once: a 200 status
+// line, 1 KB header lines up to hugeHeaderBytes, an empty body. A status
+// line of success makes the point that the hub must not trust it.
+var hugeHeaderBlock = sync.OnceValue(func() []byte {
+	var b bytes.Buffer
+	b.Grow(hugeHeaderBytes + 4096)
+	b.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n")
+	value := strings.Repeat("x", 1000)
+	for i := 0; b.Len() < hugeHeaderBytes; i++ {
+		fmt.Fprintf(&b, "X-Pad-%05d: %s\r\n", i, value)
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+})
+
+// writeHugeHeaders hijacks the connection and writes hugeHeaderBlock on it.
+// The hub hangs up after its cap; the failed write that follows is expected.
+func writeHugeHeaders(w http.ResponseWriter) {
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "hijack: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer conn.Close()
+	_ = conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := buf.Write(hugeHeaderBlock()); err == nil {
+		_ = buf.Flush()
 	}
 }
 

@@ -48,6 +48,10 @@ type scaleConfig struct {
 	// the fault.
 	faultEvents int
 
+	// Huge response headers: events published to a receiver answering
+	// every try with ~10 MB of headers.
+	headerEvents int
+
 	// settle bounds how long the deliveries of a scenario may take after
 	// its load ends. It is a liveness bound, not a timing: in the flaky
 	// scenario an unlucky event needs ten tries and River's scheduler adds up
@@ -61,16 +65,18 @@ var scales = map[string]scaleConfig{
 		crashEvents: 1500, crashRate: 150, crashes: 3,
 		flakyEvents:   100,
 		inboundEvents: 300, inboundRate: 30, connectorKills: 5,
-		faultEvents: 50,
-		settle:      3 * time.Minute,
+		faultEvents:  50,
+		headerEvents: 200,
+		settle:       3 * time.Minute,
 	},
 	"full": {
 		name:        "full",
 		crashEvents: 10000, crashRate: 400, crashes: 3,
 		flakyEvents:   1000,
 		inboundEvents: 3000, inboundRate: 75, connectorKills: 8,
-		faultEvents: 500,
-		settle:      5 * time.Minute,
+		faultEvents:  500,
+		headerEvents: 2000,
+		settle:       5 * time.Minute,
 	},
 }
 

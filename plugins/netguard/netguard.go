@@ -29,8 +29,8 @@ import (
 // MaxResponseHeaderBytes caps the response headers of every outbound HTTP
 // call (http.Transport.MaxResponseHeaderBytes): a receiver or provider
 // answering megabytes of headers costs one failed call, not the hub's
-// memory. Go's default is 1 MiB per response, read in full before the
-// caller sees anything.
+// memory. Go's default is 10 MiB per response, read in full before the
+// caller sees anything (hub/chaos scenario h measures what that costs).
 const MaxResponseHeaderBytes = 64 << 10
 
 // Environment variables a plugin process reads its Policy from. The host
