@@ -41,6 +41,10 @@ type subscriptionView struct {
 	LastFailedAt        *string  `json:"last_failed_at"`
 	CreatedAt           string   `json:"created_at"`
 	UpdatedAt           string   `json:"updated_at"`
+	// UnknownEvents flags names stored before the catalogue checked them
+	// (or of a mapping since removed): they keep matching, but nothing
+	// known publishes them.
+	UnknownEvents []string `json:"unknown_events,omitempty"`
 }
 
 func (s *server) subscriptionView(sub *store.Subscription, withSecret bool) subscriptionView {
@@ -72,6 +76,7 @@ func (s *server) subscriptionView(sub *store.Subscription, withSecret bool) subs
 	if withSecret {
 		v.Secret = sub.Secret
 	}
+	v.UnknownEvents = unknownEvents(s.viewVocabulary(), sub.Events)
 	return v
 }
 
@@ -118,6 +123,16 @@ func (s *server) createSubscription(c *gin.Context) {
 	default:
 		sub.UnifiedAPI = *req.UnifiedAPI
 	}
+	vocab, err := s.vocabulary(c.Request.Context())
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	if sub.UnifiedAPI != "" {
+		if err := vocab.CheckUnifiedAPI(sub.UnifiedAPI); err != nil {
+			errs = append(errs, nameError("unified_api", err))
+		}
+	}
 	if req.Status == nil {
 		errs = append(errs, FieldError{"status", "is required (enabled or disabled)"})
 	} else {
@@ -134,6 +149,7 @@ func (s *server) createSubscription(c *gin.Context) {
 		sub.DeliveryURL = *req.DeliveryURL
 	}
 	errs = append(errs, checkEvents(req.Events)...)
+	errs = append(errs, checkEventNames(vocab, req.Events)...)
 	sub.Events = event.SortedUnique(req.Events)
 	if req.ConsumerID != nil {
 		errs = append(errs, checkID("consumer_id", *req.ConsumerID, false)...)
@@ -263,6 +279,12 @@ func (s *server) updateSubscription(c *gin.Context) {
 	}
 	if _, ok := fields["events"]; ok {
 		errs = append(errs, checkEvents(req.Events)...)
+		vocab, err := s.vocabulary(c.Request.Context())
+		if err != nil {
+			WriteError(c, err)
+			return
+		}
+		errs = append(errs, checkEventNames(vocab, req.Events)...)
 		sub.Events = event.SortedUnique(req.Events)
 	}
 	if _, ok := fields["consumer_id"]; ok {

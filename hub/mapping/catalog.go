@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -120,4 +121,84 @@ func jsonKind(r gjson.Result) string {
 		return "object"
 	}
 	return "" // null fits every catalogue field
+}
+
+// ConnectorCoverage is what one connector's mapping fills of an event
+// type's entity: Apideck's "mapping coverage per connector".
+type ConnectorCoverage struct {
+	ServiceID            string          `json:"service_id"`
+	DownstreamEventTypes []string        `json:"downstream_event_types"`
+	Coverage             map[string]bool `json:"coverage"`
+}
+
+// EventTypeCoverage lists, per service that emits eventType, its native
+// events and which of the schema's fields (event.Schema.Leaves) it fills.
+// A field counts as filled when a target writes it, a part of it, or an
+// array it belongs to (an each target fills its elements' fields).
+func (s *Set) EventTypeCoverage(eventType string, schema *event.Schema) []ConnectorCoverage {
+	var out []ConnectorCoverage
+	for _, id := range s.Services() {
+		svc := s.services[id]
+		var natives []string
+		filled := map[string]bool{}
+		for _, native := range sortedKeys(svc.events) {
+			rule := svc.events[native]
+			outs := []*outcome{rule.main}
+			for _, b := range rule.branches {
+				outs = append(outs, b.out)
+			}
+			hit := false
+			for _, o := range outs {
+				if o == nil || o.eventType != eventType {
+					continue
+				}
+				hit = true
+				for _, f := range append(append(slices.Clone(o.entity.fields), o.fields...), o.set...) {
+					filled[normTarget(f.segs)] = true
+				}
+				if o.change != nil {
+					filled["change"] = true
+				}
+			}
+			if hit {
+				natives = append(natives, native)
+			}
+		}
+		if len(natives) == 0 {
+			continue
+		}
+		cov := ConnectorCoverage{ServiceID: id, DownstreamEventTypes: natives, Coverage: map[string]bool{}}
+		if schema != nil {
+			for _, leaf := range schema.Leaves() {
+				cov.Coverage[leaf] = covers(filled, leaf)
+			}
+		}
+		out = append(out, cov)
+	}
+	return out
+}
+
+// normTarget writes a target as schema leaves are written: indexes as [].
+func normTarget(segs []string) string {
+	var b strings.Builder
+	for i, s := range segs {
+		switch {
+		case isIndex(s):
+			b.WriteString("[]")
+			continue
+		case i > 0:
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func covers(filled map[string]bool, leaf string) bool {
+	for t := range filled {
+		if t == leaf || strings.HasPrefix(leaf, t+".") || strings.HasPrefix(leaf, t+"[]") || strings.HasPrefix(t, leaf+".") || strings.HasPrefix(t, leaf+"[]") {
+			return true
+		}
+	}
+	return false
 }
