@@ -102,6 +102,7 @@ type server struct {
 	version     string
 	now         func() time.Time
 	mappings    func() *mapping.Set
+	registered  registeredCache // application event types, for views
 }
 
 var setModeOnce sync.Once
@@ -248,6 +249,7 @@ func (s *server) routes() []Route {
 
 		{Method: http.MethodGet, Path: "/webhook/event-types", Scope: read, Tenancy: Shared, Handler: s.listEventTypes},
 		{Method: http.MethodGet, Path: "/webhook/event-types/:event_type", Scope: read, Tenancy: Shared, Handler: s.getEventType},
+		{Method: http.MethodPost, Path: "/webhook/event-types", Scope: admin, Tenancy: Application, Handler: s.registerEventType},
 
 		{Method: http.MethodPost, Path: "/admin/api-keys", Scope: admin, Tenancy: Application, Handler: s.createKey},
 		{Method: http.MethodGet, Path: "/admin/api-keys", Scope: admin, Tenancy: Application, Handler: s.listKeys},

@@ -1,13 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -28,7 +32,37 @@ func (s *server) vocabulary(ctx context.Context) (event.Vocabulary, error) {
 	if set := s.mappingSet(); set != nil {
 		v.Services = set.Services()
 	}
+	regs, err := s.store.ListEventTypes(ctx)
+	if err != nil {
+		return v, fmt.Errorf("listing registered event types: %w", err)
+	}
+	for _, r := range regs {
+		v.Registered[r.Name] = registeredType(r)
+	}
+	s.registered.set(v.Registered, s.now())
 	return v, nil
+}
+
+// registeredCache keeps the last registered types read, for flagging names
+// in subscription views (which have no request context to query with and
+// must not fail). It is refreshed by every vocabulary read and after a
+// registration; at worst a view flags a name registered a second ago.
+type registeredCache struct {
+	mu    sync.Mutex
+	types map[string]*event.Type
+	at    time.Time
+}
+
+func (r *registeredCache) set(types map[string]*event.Type, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.types, r.at = types, at
+}
+
+func (r *registeredCache) get(now time.Time) (map[string]*event.Type, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.types, r.types != nil && now.Sub(r.at) < time.Second
 }
 
 func (s *server) mappingSet() *mapping.Set {
@@ -38,11 +72,30 @@ func (s *server) mappingSet() *mapping.Set {
 	return s.mappings()
 }
 
-// schemaOf returns a type's entity schema from the catalogue.
-func (s *server) schemaOf(_ context.Context, t *event.Type) (*event.Schema, error) {
-	sch, ok := event.Default().Schema(t.EntityType)
-	if !ok {
-		return nil, fmt.Errorf("event type %s: entity type %s has no schema", t.Name, t.EntityType)
+func registeredType(r *store.EventType) *event.Type {
+	return &event.Type{
+		Name: r.Name, UnifiedAPI: r.UnifiedAPI, EntityType: r.EntityType, Description: r.Description,
+		Example: event.Example{EntityID: r.ExampleEntityID, Entity: r.Example}, Registered: true,
+	}
+}
+
+// schemaOf returns a type's entity schema: the catalogue's, or the one the
+// application registered with it.
+func (s *server) schemaOf(ctx context.Context, t *event.Type) (*event.Schema, error) {
+	if !t.Registered {
+		sch, ok := event.Default().Schema(t.EntityType)
+		if !ok {
+			return nil, fmt.Errorf("event type %s: entity type %s has no schema", t.Name, t.EntityType)
+		}
+		return sch, nil
+	}
+	r, err := s.store.GetEventType(ctx, t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("loading event type %s: %w", t.Name, err)
+	}
+	sch, err := event.NewSchema(r.EntityType, r.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the schema of event type %s: %w", t.Name, err)
 	}
 	return sch, nil
 }
@@ -67,15 +120,30 @@ func checkEventNames(v event.Vocabulary, events []string) []FieldError {
 	return errs
 }
 
-// viewVocabulary is the vocabulary for flagging names in responses, which
-// must not fail: without the store's registered types it is the catalogue
-// and the services.
-func (s *server) viewVocabulary() event.Vocabulary {
+// viewVocabulary is the vocabulary for flagging names in responses. It
+// must not fail a response: when the registered types cannot be read it
+// reports ok=false and nothing is flagged.
+func (s *server) viewVocabulary() (event.Vocabulary, bool) {
 	v := event.Vocabulary{Catalog: event.Default()}
 	if set := s.mappingSet(); set != nil {
 		v.Services = set.Services()
 	}
-	return v
+	regs, fresh := s.registered.get(s.now())
+	if !fresh {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		list, err := s.store.ListEventTypes(ctx)
+		if err != nil {
+			return v, false
+		}
+		regs = map[string]*event.Type{}
+		for _, r := range list {
+			regs[r.Name] = registeredType(r)
+		}
+		s.registered.set(regs, s.now())
+	}
+	v.Registered = regs
+	return v, true
 }
 
 // unknownEvents lists the names of a stored subscription that no longer
@@ -102,8 +170,6 @@ type eventTypeView struct {
 	Schema        json.RawMessage             `json:"schema"`
 	Example       json.RawMessage             `json:"example"`
 	Connectors    []mapping.ConnectorCoverage `json:"connectors"`
-	CreatedAt     *string                     `json:"created_at,omitempty"`
-	UpdatedAt     *string                     `json:"updated_at,omitempty"`
 }
 
 func (s *server) eventTypeView(ctx context.Context, base string, t *event.Type) (eventTypeView, error) {
@@ -243,4 +309,146 @@ func (s *server) getEventType(c *gin.Context) {
 		return
 	}
 	Respond(c, http.StatusOK, view)
+}
+
+// registerRequest is the body of POST /webhook/event-types.
+type registerRequest struct {
+	Name        string          `json:"name"`
+	EntityType  string          `json:"entity_type"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Example     *struct {
+		EntityID string          `json:"entity_id"`
+		Entity   json.RawMessage `json:"entity"`
+	} `json:"example"`
+	Replace bool `json:"replace"`
+}
+
+// registerEventType registers an application's own event type with its
+// entity schema: publishing it is then allowed and validated against the
+// schema. The same name with the same schema again is a no-op (200); with
+// another schema it is 409 unless replace is true.
+func (s *server) registerEventType(c *gin.Context) {
+	var req registerRequest
+	if _, err := DecodeJSON(c, &req); err != nil {
+		WriteError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	v, err := s.vocabulary(ctx)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	var errs []FieldError
+	segs := strings.Split(req.Name, ".")
+	api := segs[0]
+	switch {
+	case req.Name == "":
+		errs = append(errs, FieldError{"name", "is required"})
+	case !event.ValidType(req.Name) || len(segs) != 3:
+		errs = append(errs, FieldError{"name", fmt.Sprintf("must be <unified_api>.<entity>.<action> in lower case, such as billing.subscription.renewed, got %q", req.Name)})
+	case isHubAPI(api):
+		errs = append(errs, FieldError{"name", fmt.Sprintf("%s.* events are the hub's own; choose another unified API", api)})
+	case slices.Contains(v.Services, api):
+		errs = append(errs, FieldError{"name", fmt.Sprintf("%s.* is the pass-through namespace of service %s; choose another unified API", api, api)})
+	default:
+		if _, ok := v.Catalog.Lookup(req.Name); ok {
+			errs = append(errs, FieldError{"name", fmt.Sprintf("%s is a catalogue type; register your own names only", req.Name)})
+		}
+	}
+	if req.EntityType == "" && len(segs) == 3 {
+		req.EntityType = segs[1]
+	}
+	if !serviceIDPattern.MatchString(req.EntityType) {
+		errs = append(errs, FieldError{"entity_type", fmt.Sprintf("must be a lower-case name such as subscription, got %q", req.EntityType)})
+	}
+	if len(req.Description) > maxDescription {
+		errs = append(errs, FieldError{"description", fmt.Sprintf("must be at most %d characters", maxDescription)})
+	}
+	var sch *event.Schema
+	if t := bytes.TrimSpace(req.Schema); len(t) == 0 || t[0] != '{' {
+		errs = append(errs, FieldError{"schema", "is required: the JSON Schema of the entity, an object"})
+	} else if sch, err = event.NewSchema(req.EntityType, t); err != nil {
+		errs = append(errs, FieldError{"schema", err.Error()})
+	}
+	var exampleID string
+	var example json.RawMessage
+	if req.Example != nil {
+		exampleID, example = req.Example.EntityID, bytes.TrimSpace(req.Example.Entity)
+		errs = append(errs, checkID("example.entity_id", exampleID, true)...)
+		if len(example) == 0 || example[0] != '{' {
+			errs = append(errs, FieldError{"example.entity", "must be a JSON object"})
+		} else if sch != nil {
+			var se *event.SchemaError
+			if err := sch.Validate(example); errors.As(err, &se) {
+				for _, p := range se.Problems {
+					errs = append(errs, FieldError{"example.entity" + strings.TrimSuffix(p.Pointer, "/"), p.Reason})
+				}
+			} else if err != nil {
+				errs = append(errs, FieldError{"example.entity", err.Error()})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		WriteError(c, Invalid(errs...))
+		return
+	}
+	t := &store.EventType{
+		Name: req.Name, UnifiedAPI: api, EntityType: req.EntityType, Description: req.Description,
+		Schema: json.RawMessage(bytes.TrimSpace(req.Schema)), ExampleEntityID: exampleID, Example: example,
+		UpdatedAt: s.now().UTC(),
+	}
+	status := http.StatusCreated
+	old, err := s.store.GetEventType(ctx, req.Name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		WriteError(c, fmt.Errorf("loading event type %s: %w", req.Name, err))
+		return
+	case sameJSON(old.Schema, t.Schema) && old.EntityType == t.EntityType && old.Description == t.Description &&
+		old.ExampleEntityID == t.ExampleEntityID && sameJSON(old.Example, t.Example):
+		s.respondEventType(c, http.StatusOK, registeredType(old))
+		return
+	case !sameJSON(old.Schema, t.Schema) && !req.Replace:
+		WriteError(c, &Error{
+			Status: http.StatusConflict, TypeName: TypeConflict,
+			Message: fmt.Sprintf("event type %s is registered with a different schema; send \"replace\": true to replace it", req.Name),
+			Detail:  FieldError{Field: "schema", Reason: "differs from the registered schema"},
+		})
+		return
+	default:
+		status = http.StatusOK
+	}
+	if err := s.store.PutEventType(ctx, t); err != nil {
+		WriteError(c, fmt.Errorf("registering event type %s: %w", req.Name, err))
+		return
+	}
+	s.registered.set(nil, time.Time{}) // views re-read the registrations
+	s.respondEventType(c, status, registeredType(t))
+}
+
+func (s *server) respondEventType(c *gin.Context, status int, t *event.Type) {
+	view, err := s.eventTypeView(c.Request.Context(), baseURL(c, s.publicURL), t)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	Respond(c, status, view)
+}
+
+// isHubAPI reports the unified APIs whose events only the hub raises.
+func isHubAPI(api string) bool { return api == "vault" || api == "webhook" }
+
+// sameJSON compares two JSON documents by value (key order and spacing
+// aside); two empty documents are the same.
+func sameJSON(a, b json.RawMessage) bool {
+	if len(bytes.TrimSpace(a)) == 0 || len(bytes.TrimSpace(b)) == 0 {
+		return len(bytes.TrimSpace(a)) == len(bytes.TrimSpace(b))
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }

@@ -191,3 +191,69 @@ func TestAsyncAPIDocumentIsValid(t *testing.T) {
 	require.Len(t, doc.Operations, 70)
 	require.Contains(t, doc.Components.Schemas, "entity_time_off_request")
 }
+
+// TestRegisterEventType: an application registers its own type with a
+// schema; publishing it is then allowed and validated; the same schema again
+// is a no-op, another one is 409 unless replace; bound keys get 403.
+func TestRegisterEventType(t *testing.T) {
+	t.Parallel()
+	h := newHub(t, withMappings(t))
+	schema := map[string]any{"type": "object", "additionalProperties": false, "required": []string{"id"},
+		"properties": map[string]any{"id": map[string]any{"type": "string"}, "plan": map[string]any{"type": "string"}}}
+	body := map[string]any{"name": "billing.subscription.renewed", "description": "A plan renewed.", "schema": schema,
+		"example": map[string]any{"entity_id": "sub_1", "entity": map[string]any{"id": "sub_1", "plan": "pro"}}}
+
+	// Before registering, the name is unknown.
+	res := h.post("/webhook/events", map[string]any{"event_type": "billing.subscription.renewed", "consumer_id": "acme", "entity_id": "sub_1"})
+	requireFieldErrors(t, res, "event_type")
+
+	res = h.post("/webhook/event-types", body)
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	require.Equal(t, "application", res.Data()["source"])
+	require.Equal(t, "subscription", res.Data()["entity_type"])
+	require.Equal(t, "sub_1", res.Data()["example"].(map[string]any)["payload"].(map[string]any)["entity_id"])
+
+	res = h.post("/webhook/event-types", body)
+	require.Equal(t, http.StatusOK, res.Status, "the same registration again: %s", res.Body)
+
+	changed := map[string]any{"name": "billing.subscription.renewed", "schema": map[string]any{"type": "object", "properties": map[string]any{"id": map[string]any{}}}}
+	requireError(t, h.post("/webhook/event-types", changed), http.StatusConflict, "ConflictError", `send "replace": true`)
+
+	// Registered: subscribe and publish work, entities are validated.
+	subID := h.subscribe(map[string]any{"unified_api": "billing", "events": []string{"billing.subscription.renewed"}})
+	require.Nil(t, h.get("/webhook/webhooks/"+subID).Data()["unknown_events"], "a registered name is known")
+	res = h.post("/webhook/events", map[string]any{"event_type": "billing.subscription.renewed", "consumer_id": "acme", "entity_id": "sub_1",
+		"entity": map[string]any{"plan": "pro"}})
+	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
+	require.Equal(t, 1.0, res.Data()["deliveries"])
+	res = h.post("/webhook/events", map[string]any{"event_type": "billing.subscription.renewed", "consumer_id": "acme", "entity_id": "sub_1",
+		"entity": map[string]any{"plan": 3}})
+	requireFieldErrors(t, res, "entity/plan")
+	res = h.get("/webhook/event-types?filter[unified_api]=billing")
+	require.Len(t, res.List(), 1)
+	require.Equal(t, http.StatusOK, h.get("/webhook/event-types/billing.subscription.renewed").Status)
+
+	// Replace takes the new schema.
+	changed["replace"] = true
+	res = h.post("/webhook/event-types", changed)
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+	res = h.post("/webhook/events", map[string]any{"event_type": "billing.subscription.renewed", "consumer_id": "acme", "entity_id": "sub_1",
+		"entity": map[string]any{"plan": 3}})
+	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
+
+	for name, bad := range map[string]map[string]any{
+		"catalogue name": {"name": "accounting.invoice.paid", "schema": schema},
+		"hub namespace":  {"name": "vault.connection.exploded", "schema": schema},
+		"pass-through":   {"name": "dversum.page.archived", "schema": schema},
+		"bad schema":     {"name": "billing.plan.changed", "schema": map[string]any{"type": 7}},
+		"bad example":    {"name": "billing.plan.changed", "schema": schema, "example": map[string]any{"entity_id": "p", "entity": map[string]any{"id": "p", "plan": 1}}},
+	} {
+		res := h.post("/webhook/event-types", bad)
+		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s: %s", name, res.Body)
+	}
+
+	// Registering is for admin keys only.
+	writer := h.createKey("webhooks:write", "events:write")
+	res = h.do(req{Method: "POST", Path: "/webhook/event-types", Body: body, Key: writer})
+	require.Equal(t, http.StatusForbidden, res.Status, "%s", res.Body)
+}

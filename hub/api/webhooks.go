@@ -76,7 +76,9 @@ func (s *server) subscriptionView(sub *store.Subscription, withSecret bool) subs
 	if withSecret {
 		v.Secret = sub.Secret
 	}
-	v.UnknownEvents = unknownEvents(s.viewVocabulary(), sub.Events)
+	if vocab, ok := s.viewVocabulary(); ok {
+		v.UnknownEvents = unknownEvents(vocab, sub.Events)
+	}
 	return v
 }
 

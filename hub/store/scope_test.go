@@ -83,6 +83,9 @@ var unscoped = map[string]string{
 	"FanoutTargets":      "queue worker: acts for the hub on an id from its own job",
 	"RetryTarget":        "queue worker: acts for the hub on an id from its own job",
 	"RecordOutcomes":     "queue worker: acts for the hub on ids from its own job",
+	"PutEventType":       "application-wide vocabulary, registered by unbound admin credentials; no consumer data",
+	"GetEventType":       "application-wide vocabulary every entry point checks names against; no consumer data",
+	"ListEventTypes":     "application-wide vocabulary every entry point checks names against; no consumer data",
 }
 
 func TestEveryStoreMethodIsScopedOrListed(t *testing.T) {
