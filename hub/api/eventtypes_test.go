@@ -221,7 +221,7 @@ func TestRegisterEventType(t *testing.T) {
 
 	// Registered: subscribe and publish work, entities are validated.
 	subID := h.subscribe(map[string]any{"unified_api": "billing", "events": []string{"billing.subscription.renewed"}})
-	require.Nil(t, h.get("/webhook/webhooks/"+subID).Data()["unknown_events"], "a registered name is known")
+	require.Nil(t, h.get("/webhook/webhooks/" + subID).Data()["unknown_events"], "a registered name is known")
 	res = h.post("/webhook/events", map[string]any{"event_type": "billing.subscription.renewed", "consumer_id": "acme", "entity_id": "sub_1",
 		"entity": map[string]any{"plan": "pro"}})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)

@@ -133,8 +133,8 @@ type ConnectorCoverage struct {
 
 // EventTypeCoverage lists, per service that emits eventType, its native
 // events and which of the schema's fields (event.Schema.Leaves) it fills.
-// A field counts as filled when a target writes it, a part of it, or an
-// array it belongs to (an each target fills its elements' fields).
+// A field counts as filled when a target writes it (each targets count
+// per element field), a part of it, or the object it is part of.
 func (s *Set) EventTypeCoverage(eventType string, schema *event.Schema) []ConnectorCoverage {
 	var out []ConnectorCoverage
 	for _, id := range s.Services() {
@@ -153,9 +153,7 @@ func (s *Set) EventTypeCoverage(eventType string, schema *event.Schema) []Connec
 					continue
 				}
 				hit = true
-				for _, f := range append(append(slices.Clone(o.entity.fields), o.fields...), o.set...) {
-					filled[normTarget(f.segs)] = true
-				}
+				addTargets(filled, "", append(append(slices.Clone(o.entity.fields), o.fields...), o.set...))
 				if o.change != nil {
 					filled["change"] = true
 				}
@@ -176,6 +174,19 @@ func (s *Set) EventTypeCoverage(eventType string, schema *event.Schema) []Connec
 		out = append(out, cov)
 	}
 	return out
+}
+
+// addTargets records the targets of fields (and of each elements) as
+// schema leaves are written.
+func addTargets(filled map[string]bool, prefix string, fields []*field) {
+	for _, f := range fields {
+		t := prefix + normTarget(f.segs)
+		if f.each != nil {
+			addTargets(filled, t+"[].", f.each)
+			continue
+		}
+		filled[t] = true
+	}
 }
 
 // normTarget writes a target as schema leaves are written: indexes as [].
