@@ -32,6 +32,14 @@ func (s *server) vocabulary(ctx context.Context) (event.Vocabulary, error) {
 	if set := s.mappingSet(); set != nil {
 		v.Services = set.Services()
 	}
+	// Registrations are rare and admin-made: a read less than a second old
+	// serves, so publishing does not cost a query per event. This node's
+	// own registrations clear it at once; another node's show within a
+	// second.
+	if regs, fresh := s.registered.get(s.now()); fresh {
+		v.Registered = regs
+		return v, nil
+	}
 	regs, err := s.store.ListEventTypes(ctx)
 	if err != nil {
 		return v, fmt.Errorf("listing registered event types: %w", err)
@@ -43,10 +51,9 @@ func (s *server) vocabulary(ctx context.Context) (event.Vocabulary, error) {
 	return v, nil
 }
 
-// registeredCache keeps the last registered types read, for flagging names
-// in subscription views (which have no request context to query with and
-// must not fail). It is refreshed by every vocabulary read and after a
-// registration; at worst a view flags a name registered a second ago.
+// registeredCache keeps the last registered types read, for at most a
+// second: name checks and subscription views (which have no request
+// context and must not fail) use it; a registration clears it.
 type registeredCache struct {
 	mu    sync.Mutex
 	types map[string]*event.Type

@@ -3,6 +3,7 @@ package event_test
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"testing"
 	"testing/fstest"
 
@@ -47,7 +48,7 @@ func TestCatalogLoads(t *testing.T) {
 // schema, an entity type without a schema, and a dangling base type.
 func TestCatalogRejectsBadFiles(t *testing.T) {
 	t.Parallel()
-	meta, err := fsReadFile("catalog.schema.json")
+	meta, err := fs.ReadFile(event.CatalogFS, "catalog.schema.json")
 	require.NoError(t, err)
 	schema := []byte(`{"type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"type":"string"},"total":{"type":["number","null"]}}}`)
 	build := func(types string) fstest.MapFS {
@@ -69,18 +70,6 @@ func TestCatalogRejectsBadFiles(t *testing.T) {
 		_, err := event.LoadCatalog(build(tc.types))
 		require.ErrorContains(t, err, tc.want, name)
 	}
-}
-
-func fsReadFile(name string) ([]byte, error) {
-	f, err := event.CatalogFS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	b := make([]byte, st.Size())
-	_, err = f.Read(b)
-	return b, err
 }
 
 // TestVocabulary: the issue's new-user typos are refused with the closest
