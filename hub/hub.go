@@ -314,6 +314,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 
 	handler, err := api.New(api.Config{
 		Routes:               append(ing.Routes(), vlt.Routes()...),
+		Mappings:             reg.Current,
 		Store:                h.store,
 		Logger:               h.logger,
 		Metrics:              h.metrics,

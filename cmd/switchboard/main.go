@@ -45,7 +45,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newKeysCmd(), newListenCmd(), newMappingsCmd(), newConnectorCmd(), newSendTestEventCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newKeysCmd(), newListenCmd(), newMappingsCmd(), newConnectorCmd(), newSendTestEventCmd(), newTriggerCmd(), newBenchCmd())
 	return root
 }
 

@@ -276,6 +276,12 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 		{method: "GET", route: "/mapping/mappings", scope: "webhooks:read", shared: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/mapping/mappings"}
 		}},
+		{method: "GET", route: "/webhook/event-types", scope: "webhooks:read", shared: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			return matrixRequest{path: "/webhook/event-types"}
+		}},
+		{method: "GET", route: "/webhook/event-types/{event_type}", scope: "webhooks:read", shared: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			return matrixRequest{path: "/webhook/event-types/accounting.invoice.paid"}
+		}},
 		{method: "POST", route: "/vault/connections", scope: "connections:write", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/vault/connections", consumer: o.consumer, body: map[string]any{"service_id": "dversum"}}
 		}},
@@ -319,6 +325,10 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 		}},
 		{method: "POST", route: "/admin/api-keys", scope: "admin", application: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/admin/api-keys", body: map[string]any{"name": "made-in-matrix", "scopes": []string{"webhooks:read"}, "consumer_id": o.consumer}}
+		}},
+		{method: "POST", route: "/webhook/event-types", scope: "admin", application: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			return matrixRequest{path: "/webhook/event-types", body: map[string]any{"name": "matrix.thing.done",
+				"schema": map[string]any{"type": "object", "properties": map[string]any{"id": map[string]any{"type": "string"}}}}}
 		}},
 		{method: "GET", route: "/admin/api-keys", scope: "admin", application: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/admin/api-keys"}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/hub/apikey"
 	"github.com/switchboardhq/switchboard/hub/delivery"
+	"github.com/switchboardhq/switchboard/hub/mapping"
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/store"
 )
@@ -92,6 +93,11 @@ type Config struct {
 	Routes []Route
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
+	// Mappings returns the active mapping set: its services'
+	// <service_id>.<native> pass-throughs are valid event names, and its
+	// coverage is what GET /webhook/event-types reports per connector.
+	// Nil: no pass-throughs, no coverage.
+	Mappings func() *mapping.Set
 }
 
 // Route is one route of the API, the hub's own or mounted by another
@@ -120,6 +126,8 @@ type server struct {
 	connectors  func() []ConnectorHealth
 	version     string
 	now         func() time.Time
+	mappings    func() *mapping.Set
+	registered  registeredCache // application event types, for views
 
 	minRetryDelay      time.Duration
 	maxEvents          int
@@ -166,6 +174,7 @@ func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 		connectors:  cfg.Connectors,
 		version:     cfg.Version,
 		now:         cfg.Now,
+		mappings:    cfg.Mappings,
 
 		minRetryDelay:      cfg.MinRetryDelay,
 		maxEvents:          cfg.MaxEventsPerSubscription,
@@ -273,6 +282,7 @@ func (s *server) routes() []Route {
 		{Method: http.MethodGet, Path: "/readyz", Tenancy: Public, Handler: s.readyz},
 		{Method: http.MethodGet, Path: "/metrics", Tenancy: Public, Handler: metrics},
 		{Method: http.MethodGet, Path: "/openapi.json", Tenancy: Public, Handler: serveOpenAPI},
+		{Method: http.MethodGet, Path: "/asyncapi.json", Tenancy: Public, Handler: s.serveAsyncAPI},
 
 		{Method: http.MethodPost, Path: "/webhook/webhooks", Scope: write, Tenancy: Scoped, Handler: s.createSubscription},
 		{Method: http.MethodGet, Path: "/webhook/webhooks", Scope: read, Tenancy: Scoped, Handler: s.listSubscriptions},
@@ -287,6 +297,10 @@ func (s *server) routes() []Route {
 		{Method: http.MethodPost, Path: "/webhook/events/:id/replay", Scope: publish, Tenancy: Scoped, Handler: s.replayEvent},
 
 		{Method: http.MethodGet, Path: "/webhook/logs", Scope: read, Tenancy: Scoped, Handler: s.listLogs},
+
+		{Method: http.MethodGet, Path: "/webhook/event-types", Scope: read, Tenancy: Shared, Handler: s.listEventTypes},
+		{Method: http.MethodGet, Path: "/webhook/event-types/:event_type", Scope: read, Tenancy: Shared, Handler: s.getEventType},
+		{Method: http.MethodPost, Path: "/webhook/event-types", Scope: admin, Tenancy: Application, Handler: s.registerEventType},
 
 		{Method: http.MethodPost, Path: "/admin/api-keys", Scope: admin, Tenancy: Application, Handler: s.createKey},
 		{Method: http.MethodGet, Path: "/admin/api-keys", Scope: admin, Tenancy: Application, Handler: s.listKeys},

@@ -16,6 +16,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/switchboardhq/switchboard/hub/event"
 	"github.com/switchboardhq/switchboard/hub/store"
@@ -75,6 +77,12 @@ func (s *server) publishEvent(c *gin.Context) {
 	case !event.ValidType(req.EventType):
 		errs = append(errs, FieldError{"event_type", fmt.Sprintf("must be an event type such as accounting.invoice.created, got %q", req.EventType)})
 	}
+	known, nameErrs, err := s.checkPublishedType(c, req)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	errs = append(errs, nameErrs...)
 	errs = append(errs, checkID("consumer_id", req.ConsumerID, true)...)
 	errs = append(errs, checkID("entity_id", req.EntityID, true)...)
 	errs = append(errs, checkName("entity_type", req.EntityType, "a lower-case name such as invoice")...)
@@ -125,11 +133,15 @@ func (s *server) publishEvent(c *gin.Context) {
 		CreatedAt:     s.now().UTC(),
 		Entity:        entity,
 	}
-	if ev.BaseEventType == "" {
-		ev.BaseEventType = event.BaseOf(ev.EventType)
+	if known != nil {
+		ev.UnifiedAPI = known.UnifiedAPI
+		ev.BaseEventType = known.BaseEventType
 	}
 	if ev.ServiceID == "" {
 		ev.ServiceID = DefaultServiceID
+	}
+	if ev.EntityType == "" && known != nil {
+		ev.EntityType = known.EntityType
 	}
 	if ev.EntityType == "" {
 		ev.EntityType = entityTypeOf(ev.EventType)
@@ -182,6 +194,60 @@ func checkName(field, v, example string) []FieldError {
 		return []FieldError{{field, fmt.Sprintf("must be %s, got %q", example, v)}}
 	}
 	return nil
+}
+
+// checkPublishedType checks a publish request's names and entity against
+// the catalogue: an unknown event type is refused with the closest names; a
+// catalogue (or registered) type fixes base_event_type and entity_type, and
+// its entity must be valid against the entity schema. Pass-through events
+// (<service_id>.<native>) carry the provider's raw body and are not checked.
+func (s *server) checkPublishedType(c *gin.Context, req publishRequest) (*event.Type, []FieldError, error) {
+	if !event.ValidType(req.EventType) {
+		return nil, nil, nil
+	}
+	v, err := s.vocabulary(c.Request.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v.CheckType(req.EventType, false); err != nil {
+		return nil, []FieldError{nameError("event_type", err)}, nil
+	}
+	t, ok := v.Lookup(req.EventType)
+	if !ok {
+		return nil, nil, nil // a pass-through
+	}
+	var errs []FieldError
+	if req.BaseEventType != "" && req.BaseEventType != t.BaseEventType {
+		want := t.BaseEventType
+		if want == "" {
+			want = "none"
+		}
+		errs = append(errs, FieldError{"base_event_type", fmt.Sprintf("must be the catalogue's base type of %s (%s), got %q", t.Name, want, req.BaseEventType)})
+	}
+	if req.EntityType != "" && req.EntityType != t.EntityType {
+		errs = append(errs, FieldError{"entity_type", fmt.Sprintf("%s carries entity type %s, got %q", t.Name, t.EntityType, req.EntityType)})
+	}
+	if entity := bytes.TrimSpace(req.Entity); len(entity) > 0 && entity[0] == '{' {
+		sch, err := s.schemaOf(c.Request.Context(), t)
+		if err != nil {
+			return nil, nil, err
+		}
+		// entity.id may be left out: entity_id says it.
+		if !gjson.GetBytes(entity, "id").Exists() && req.EntityID != "" {
+			if withID, err := sjson.SetBytes(slices.Clone(entity), "id", req.EntityID); err == nil {
+				entity = withID
+			}
+		}
+		var se *event.SchemaError
+		if err := sch.Validate(entity); errors.As(err, &se) {
+			for _, p := range se.Problems {
+				errs = append(errs, FieldError{"entity" + strings.TrimSuffix(p.Pointer, "/"), p.Reason})
+			}
+		} else if err != nil {
+			errs = append(errs, FieldError{"entity", err.Error()})
+		}
+	}
+	return t, errs, nil
 }
 
 // entityTypeOf guesses the entity type from an event type's second segment

@@ -66,16 +66,22 @@ func TestPublishEvent(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{all, updated}, subs)
 
-	// Explicit fields win over the derived ones.
+	// The catalogue fixes entity_type and base_event_type: a publisher
+	// may repeat them, not contradict them.
 	res = h.post("/webhook/events", map[string]any{
 		"event_type": "issue-tracking.ticket.created", "consumer_id": "acme", "entity_id": "T-1",
 		"entity_type": "issue", "base_event_type": "issue-tracking.ticket.updated", "service_id": "vplan",
 	})
+	requireFieldErrors(t, res, "base_event_type", "entity_type")
+	res = h.post("/webhook/events", map[string]any{
+		"event_type": "issue-tracking.ticket.created", "consumer_id": "acme", "entity_id": "T-1",
+		"entity_type": "ticket", "service_id": "vplan",
+	})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
 	ev, err = h.store.GetEvent(context.Background(), store.AllConsumers(), res.Str("data", "id"))
 	require.NoError(t, err)
-	assert.Equal(t, "issue", ev.EntityType)
-	assert.Equal(t, "issue-tracking.ticket.updated", ev.BaseEventType)
+	assert.Equal(t, "ticket", ev.EntityType)
+	assert.Equal(t, "", ev.BaseEventType)
 	assert.Equal(t, "vplan", ev.ServiceID)
 	assert.Equal(t, "issue-tracking", ev.UnifiedAPI)
 	assert.Equal(t, 0.0, res.Data()["deliveries"])
@@ -91,14 +97,14 @@ func TestPublishIdempotency(t *testing.T) {
 	h.subscribe(nil)
 	body := map[string]any{
 		"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1",
-		"entity": map[string]any{"a": 1, "b": map[string]any{"c": true}}, "idempotency_key": "k-1",
+		"entity": map[string]any{"total": 1, "customer": map[string]any{"id": "c1"}}, "idempotency_key": "k-1",
 	}
 	first := h.post("/webhook/events", body)
 	require.Equal(t, http.StatusAccepted, first.Status, "%s", first.Body)
 	id := first.Str("data", "id")
 
 	// The same request, keys in another order and spaced differently.
-	same := `{"idempotency_key":"k-1", "entity": {"b": {"c": true}, "a": 1}, "entity_id":"inv_1","consumer_id":"acme","event_type":"accounting.invoice.created"}`
+	same := `{"idempotency_key":"k-1", "entity": {"customer": {"id": "c1"}, "total": 1}, "entity_id":"inv_1","consumer_id":"acme","event_type":"accounting.invoice.created"}`
 	second := h.post("/webhook/events", same)
 	require.Equal(t, http.StatusAccepted, second.Status, "%s", second.Body)
 	assert.Equal(t, id, second.Str("data", "id"))
@@ -107,7 +113,7 @@ func TestPublishIdempotency(t *testing.T) {
 
 	// The key may come as a header too.
 	hdr := h.do(req{Method: "POST", Path: "/webhook/events", Key: bootstrapKey,
-		Body:   map[string]any{"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1", "entity": map[string]any{"a": 1, "b": map[string]any{"c": true}}},
+		Body:   map[string]any{"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1", "entity": map[string]any{"total": 1, "customer": map[string]any{"id": "c1"}}},
 		Header: map[string]string{"Idempotency-Key": "k-1"}})
 	require.Equal(t, http.StatusAccepted, hdr.Status, "%s", hdr.Body)
 	assert.Equal(t, id, hdr.Str("data", "id"))
@@ -185,7 +191,7 @@ func TestListEvents(t *testing.T) {
 	for range 5 {
 		acme = append(acme, h.publish(map[string]any{"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "i"}))
 	}
-	globex := h.publish(map[string]any{"event_type": "crm.lead.created", "consumer_id": "globex", "entity_id": "l", "service_id": "dversum"})
+	globex := h.publish(map[string]any{"event_type": "crm.opportunity.created", "consumer_id": "globex", "entity_id": "l", "service_id": "dversum"})
 
 	all := h.get("/webhook/events")
 	require.Equal(t, http.StatusOK, all.Status, "%s", all.Body)
@@ -206,7 +212,7 @@ func TestListEvents(t *testing.T) {
 	assert.ElementsMatch(t, acme, seen)
 	assert.Len(t, seen, 5)
 
-	assert.Equal(t, []string{globex}, idsOf(h.get("/webhook/events?filter[event_type]=crm.lead.created")))
+	assert.Equal(t, []string{globex}, idsOf(h.get("/webhook/events?filter[event_type]=crm.opportunity.created")))
 	assert.Equal(t, []string{globex}, idsOf(h.get("/webhook/events?filter[service_id]=dversum")))
 	assert.Empty(t, idsOf(h.get("/webhook/events?filter[consumer_id]=nobody")))
 	requireError(t, h.get("/webhook/events?filter[entity_id]=i"), 400, "RequestValidationError", "filter[entity_id] is not a supported filter")
@@ -219,7 +225,7 @@ func TestReplay(t *testing.T) {
 	ctx := context.Background()
 	a := h.subscribe(map[string]any{"events": []string{"accounting.invoice.created"}})
 	b := h.subscribe(map[string]any{"events": []string{"*"}})
-	crm := h.subscribe(map[string]any{"unified_api": "crm", "events": []string{"crm.lead.created"}})
+	crm := h.subscribe(map[string]any{"unified_api": "crm", "events": []string{"crm.opportunity.created"}})
 	id := h.publish(map[string]any{"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1"})
 
 	res := h.post("/webhook/events/"+id+"/replay", nil)

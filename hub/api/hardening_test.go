@@ -15,7 +15,7 @@ import (
 func validEvent(mods map[string]any) map[string]any {
 	body := map[string]any{
 		"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1",
-		"entity": map[string]any{"name": "x"},
+		"entity": map[string]any{"reference": "x"},
 	}
 	for k, v := range mods {
 		body[k] = v
@@ -64,13 +64,13 @@ func TestTextThatCannotBeStoredIsRefused(t *testing.T) {
 		// Text that is merely unusual is stored as sent: an escaped
 		// backslash before u0000, a surrogate pair, U+FFFD itself.
 		id := h.publish(map[string]any{"event_type": "accounting.invoice.created", "consumer_id": "acme", "entity_id": "inv_1",
-			"entity": map[string]any{"a": `\u0000`, "b": "\U0001F600", "c": "\uFFFD"}})
+			"entity": map[string]any{"reference": `\u0000`, "customer_memo": "\U0001F600", "number": "\uFFFD"}})
 		got := h.get("/webhook/events/" + id)
 		require.Equal(t, http.StatusOK, got.Status)
 		entity := got.Data()["entity"].(map[string]any)
-		assert.Equal(t, `\u0000`, entity["a"])
-		assert.Equal(t, "\U0001F600", entity["b"])
-		assert.Equal(t, "\uFFFD", entity["c"])
+		assert.Equal(t, `\u0000`, entity["reference"])
+		assert.Equal(t, "\U0001F600", entity["customer_memo"])
+		assert.Equal(t, "\uFFFD", entity["number"])
 	})
 }
 

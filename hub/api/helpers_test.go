@@ -248,3 +248,20 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	require.NoError(t, c.Write(&m))
 	return m.GetCounter().GetValue()
 }
+
+// requireFieldErrors checks a 422 names exactly these fields, in order.
+func requireFieldErrors(t *testing.T, res response, fields ...string) {
+	t.Helper()
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Body)
+	var body struct {
+		Detail struct {
+			Errors []struct{ Field, Reason string }
+		}
+	}
+	require.NoError(t, json.Unmarshal(res.Body, &body))
+	var got []string
+	for _, e := range body.Detail.Errors {
+		got = append(got, e.Field)
+	}
+	require.Equal(t, fields, got, "%s", res.Body)
+}

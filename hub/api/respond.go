@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/switchboardhq/switchboard/hub/event"
 	"github.com/switchboardhq/switchboard/hub/store"
 )
 
@@ -128,6 +129,10 @@ func decodeCursor(kind, raw string) (dir, id string, ok bool) {
 	parts := strings.Split(string(b), "|")
 	if len(parts) != 4 || parts[0] != "v1" || parts[1] != kind || (parts[2] != dirAfter && parts[2] != dirBefore) {
 		return "", "", false
+	}
+	if kind == eventTypesList {
+		// Event types page by name, not by id.
+		return parts[2], parts[3], event.ValidType(parts[3])
 	}
 	if _, err := uuid.Parse(parts[3]); err != nil {
 		return "", "", false

@@ -43,7 +43,7 @@ func TestRouteTable(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, served)
 
-	public := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "POST /webhook/inbound/:service_id/:token", "GET /webhook/inbound/:service_id/:token"}
+	public := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /asyncapi.json", "POST /webhook/inbound/:service_id/:token", "GET /webhook/inbound/:service_id/:token"}
 	var table []string
 	for _, r := range served {
 		key := r.Method + " " + r.Path

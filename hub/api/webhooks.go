@@ -38,6 +38,10 @@ type subscriptionView struct {
 	LastFailedAt        *string  `json:"last_failed_at"`
 	CreatedAt           string   `json:"created_at"`
 	UpdatedAt           string   `json:"updated_at"`
+	// UnknownEvents flags names stored before the catalogue checked them
+	// (or of a mapping since removed): they keep matching, but nothing
+	// known publishes them.
+	UnknownEvents []string `json:"unknown_events,omitempty"`
 }
 
 func (s *server) subscriptionView(sub *store.Subscription, withSecret bool) subscriptionView {
@@ -68,6 +72,9 @@ func (s *server) subscriptionView(sub *store.Subscription, withSecret bool) subs
 	}
 	if withSecret {
 		v.Secret = sub.Secret
+	}
+	if vocab, ok := s.viewVocabulary(); ok {
+		v.UnknownEvents = unknownEvents(vocab, sub.Events)
 	}
 	return v
 }
@@ -115,6 +122,16 @@ func (s *server) createSubscription(c *gin.Context) {
 	default:
 		sub.UnifiedAPI = *req.UnifiedAPI
 	}
+	vocab, err := s.vocabulary(c.Request.Context())
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	if sub.UnifiedAPI != "" {
+		if err := vocab.CheckUnifiedAPI(sub.UnifiedAPI); err != nil {
+			errs = append(errs, nameError("unified_api", err))
+		}
+	}
 	if req.Status == nil {
 		errs = append(errs, FieldError{"status", "is required (enabled or disabled)"})
 	} else {
@@ -131,6 +148,7 @@ func (s *server) createSubscription(c *gin.Context) {
 		sub.DeliveryURL = *req.DeliveryURL
 	}
 	errs = append(errs, s.checkEvents(req.Events)...)
+	errs = append(errs, checkEventNames(vocab, req.Events)...)
 	sub.Events = event.SortedUnique(req.Events)
 	if req.ConsumerID != nil {
 		errs = append(errs, checkID("consumer_id", *req.ConsumerID, false)...)
@@ -264,6 +282,12 @@ func (s *server) updateSubscription(c *gin.Context) {
 	}
 	if _, ok := fields["events"]; ok {
 		errs = append(errs, s.checkEvents(req.Events)...)
+		vocab, err := s.vocabulary(c.Request.Context())
+		if err != nil {
+			WriteError(c, err)
+			return
+		}
+		errs = append(errs, checkEventNames(vocab, req.Events)...)
 		sub.Events = event.SortedUnique(req.Events)
 	}
 	consumerBefore := sub.ConsumerID

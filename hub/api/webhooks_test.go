@@ -318,8 +318,8 @@ func TestMalformedBodies(t *testing.T) {
 		{"empty", "/webhook/webhooks", ``, 400, "RequestValidationError", "request body is empty"},
 		{"too large", "/webhook/webhooks", big, 413, "RequestTooLargeError", "larger than the limit of 2048 bytes"},
 		{"publish truncated", "/webhook/events", `{"event_type":`, 400, "RequestValidationError", "unexpected EOF"},
-		{"publish unknown field", "/webhook/events", `{"event_type":"crm.lead.created","consumer_id":"a","entity_id":"1","payload":{}}`, 400, "RequestValidationError", "payload is not a known field"},
-		{"publish too large", "/webhook/events", `{"event_type":"crm.lead.created","consumer_id":"a","entity_id":"1","entity":{"x":"` + strings.Repeat("y", 4096) + `"}}`, 413, "RequestTooLargeError", "2048"},
+		{"publish unknown field", "/webhook/events", `{"event_type":"crm.opportunity.created","consumer_id":"a","entity_id":"1","payload":{}}`, 400, "RequestValidationError", "payload is not a known field"},
+		{"publish too large", "/webhook/events", `{"event_type":"crm.opportunity.created","consumer_id":"a","entity_id":"1","entity":{"x":"` + strings.Repeat("y", 4096) + `"}}`, 413, "RequestTooLargeError", "2048"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -168,3 +168,23 @@ func SortedUnique(events []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// EntityURL builds the link a consumer follows to the entity in the unified
+// API: <public>/<unified_api>/<plural entity>/<id>.
+func EntityURL(publicURL, unifiedAPI, entityType, entityID string) string {
+	if entityType == "" || entityID == "" {
+		return ""
+	}
+	return strings.TrimRight(publicURL, "/") + "/" + unifiedAPI + "/" + plural(entityType) + "/" + entityID
+}
+
+func plural(s string) string {
+	switch {
+	case strings.HasSuffix(s, "y") && !strings.HasSuffix(s, "ay") && !strings.HasSuffix(s, "ey"):
+		return s[:len(s)-1] + "ies"
+	case strings.HasSuffix(s, "s"), strings.HasSuffix(s, "x"), strings.HasSuffix(s, "ch"):
+		return s + "es"
+	default:
+		return s + "s"
+	}
+}

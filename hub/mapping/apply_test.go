@@ -16,7 +16,7 @@ import (
 
 func loadAcme(t *testing.T, entities, events string) *mapping.Set {
 	t.Helper()
-	set, err := mapping.LoadDir(fstest.MapFS{"acme.json": {Data: []byte(acmeFile(entities, events))}})
+	set, err := mapping.LoadDirCatalog(fstest.MapFS{"acme.json": {Data: []byte(acmeFile(entities, events))}}, testCatalog())
 	require.NoError(t, err)
 	return set
 }
@@ -135,11 +135,12 @@ func TestApplyEventTypeSources(t *testing.T) {
 func TestApplyBranches(t *testing.T) {
 	t.Parallel()
 	set := loadAcme(t, `{
-		"contact": {"type": "customer", "id": "id", "fields": {"id": "id", "name": "name"}},
+		"contact": {"type": "contact", "id": "id", "fields": {"id": "id", "name": "name"}},
+		"customer": {"type": "customer", "id": "id", "fields": {"id": "id", "display_name": "name"}},
 		"supplier": {"type": "supplier", "id": "id", "fields": {"id": "id", "company_name": "name"}}
 	}`, `{
 		"CREATE_CONTACT": {
-			"entity": "contact",
+			"entity": "customer",
 			"branches": [
 				{"when": {"path": "type", "equals": "SUPPLIER"}, "event_type": "accounting.supplier.created", "entity": "supplier"},
 				{"when": {"any": [{"path": "type", "equals": "CUSTOMER"}, {"path": "type", "exists": false}]}, "event_type": "accounting.customer.created"}
@@ -147,7 +148,7 @@ func TestApplyBranches(t *testing.T) {
 		},
 		"UPDATE_CONTACT": {
 			"event_type": "crm.contact.updated", "entity": "contact",
-			"branches": [{"when": "is_customer", "event_type": "accounting.customer.updated", "set": {"role": "customer"}}]
+			"branches": [{"when": "is_customer", "event_type": "accounting.customer.updated", "entity": "customer", "set": {"status": "active"}}]
 		}
 	}`)
 	apply := func(native, data string) mapping.Result {
@@ -164,7 +165,7 @@ func TestApplyBranches(t *testing.T) {
 	res = apply("CREATE_CONTACT", `{"id": "c2", "type": "CUSTOMER", "name": "Nut GmbH"}`)
 	require.Equal(t, "accounting.customer.created", res.EventType)
 	require.Equal(t, "customer", res.EntityType, "entity inherited from the event")
-	require.JSONEq(t, `{"id": "c2", "name": "Nut GmbH"}`, string(res.Entity))
+	require.JSONEq(t, `{"id": "c2", "display_name": "Nut GmbH"}`, string(res.Entity))
 
 	res = apply("CREATE_CONTACT", `{"id": "c3", "name": "No Type"}`)
 	require.Equal(t, "accounting.customer.created", res.EventType)
@@ -176,11 +177,11 @@ func TestApplyBranches(t *testing.T) {
 
 	res = apply("UPDATE_CONTACT", `{"id": "c5", "is_customer": true}`)
 	require.Equal(t, "accounting.customer.updated", res.EventType)
-	require.Equal(t, "customer", entityOf(t, res)["role"])
+	require.Equal(t, "active", entityOf(t, res)["status"])
 
 	res = apply("UPDATE_CONTACT", `{"id": "c6", "is_customer": false}`)
 	require.Equal(t, "crm.contact.updated", res.EventType, "no branch matched: the event's own type")
-	require.NotContains(t, entityOf(t, res), "role")
+	require.NotContains(t, entityOf(t, res), "status")
 }
 
 func TestApplyFieldPipeline(t *testing.T) {

@@ -200,13 +200,16 @@ type condDoc struct {
 
 // compileFile turns one mapping file into a service, or reports every
 // problem found in it.
-func compileFile(name string, data []byte) (*service, error) {
+func compileFile(name string, data []byte, cat *event.Catalog) (*service, error) {
 	p := &problems{file: name}
 	doc, ok := decodeChecked(p, data)
 	if !ok {
 		return nil, p.err()
 	}
-	c := &compiler{p: p}
+	if cat == nil {
+		cat = event.Default()
+	}
+	c := &compiler{p: p, cat: cat}
 	svc := c.service(name, doc)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -283,7 +286,8 @@ func lineCol(data []byte, off int64) string {
 }
 
 type compiler struct {
-	p *problems
+	p   *problems
+	cat *event.Catalog // the vocabulary targets are checked against
 }
 
 func (c *compiler) service(name string, doc *fileDoc) *service {
@@ -396,6 +400,7 @@ func (c *compiler) entity(ptr pointer, name string, d entityDoc) *entity {
 	e.occurredAt = c.paths(ptr.add("occurred_at"), d.OccurredAt)
 	e.fields = c.fields(ptr.add("fields"), d.Fields)
 	c.checkTargets(nil, e.fields)
+	c.checkSchema(c.schemaOf(ptr.add("type"), d.Type), nil, e.fields)
 	e.index = newTargetIndex(e.fields)
 	return e
 }
@@ -712,25 +717,25 @@ func (c *compiler) parts(ptr pointer, d outcomeDoc) parts {
 func (c *compiler) outcome(typePtr, entityPtr pointer, d outcomeDoc, ps parts, svc *service) *outcome {
 	o := &outcome{eventType: d.EventType, baseEventType: d.BaseEventType, fields: ps.fields, set: ps.set, change: ps.change}
 	ok := true
-	if !event.ValidType(d.EventType) {
-		c.p.add(typePtr.add("event_type"), "%q is not a valid event type (<unified_api>.<entity>.<action>, lower case)", d.EventType)
+	cat := c.cat
+	ct, known := cat.Lookup(d.EventType)
+	if !known {
+		c.p.add(typePtr.add("event_type"), "%q is not an event type of the catalogue (did you mean %s?)",
+			d.EventType, strings.Join(event.Suggest(d.EventType, cat.Names(), 3), ", "))
 		ok = false
 	}
 	o.unifiedAPI = event.UnifiedAPIOf(d.EventType)
-	if d.BaseEventType != "" {
-		switch {
-		case !event.ValidType(d.BaseEventType):
-			c.p.add(typePtr.add("base_event_type"), "%q is not a valid event type", d.BaseEventType)
-			ok = false
-		case d.BaseEventType == d.EventType:
-			c.p.add(typePtr.add("base_event_type"), "base_event_type equals event_type")
-			ok = false
-		case event.UnifiedAPIOf(d.BaseEventType) != o.unifiedAPI:
-			c.p.add(typePtr.add("base_event_type"), "base_event_type %q is in another unified API than %q", d.BaseEventType, d.EventType)
-			ok = false
+	switch {
+	case !known:
+	case d.BaseEventType == "":
+		o.baseEventType = ct.BaseEventType
+	case d.BaseEventType != ct.BaseEventType:
+		want := ct.BaseEventType
+		if want == "" {
+			want = "none"
 		}
-	} else {
-		o.baseEventType = event.BaseOf(d.EventType)
+		c.p.add(typePtr.add("base_event_type"), "base_event_type %q: the catalogue's base type of %s is %s", d.BaseEventType, d.EventType, want)
+		ok = false
 	}
 	if ok && o.unifiedAPI == svc.id {
 		c.p.add(typePtr.add("event_type"), "%q uses the service id as unified API; that prefix is reserved for pass-through events", d.EventType)
@@ -745,6 +750,10 @@ func (c *compiler) outcome(typePtr, entityPtr pointer, d outcomeDoc, ps parts, s
 		ok = false
 	default:
 		o.entity = svc.entities[d.Entity]
+		if known && o.entity.typ != ct.EntityType {
+			c.p.add(entityPtr.add("entity"), "entity %q has type %q, but %s carries entity type %s", d.Entity, o.entity.typ, d.EventType, ct.EntityType)
+			ok = false
+		}
 	}
 	// The event's own targets must fit with the entity's: the same target
 	// overrides, but a value and an object at one place cannot both be.
@@ -757,6 +766,11 @@ func (c *compiler) outcome(typePtr, entityPtr pointer, d outcomeDoc, ps parts, s
 		extra = append(extra, ps.changeField)
 	}
 	c.checkTargets(base, extra)
+	if known {
+		if s, has := cat.Schema(ct.EntityType); has {
+			c.checkSchema(s, nil, extra)
+		}
+	}
 	if !ok {
 		return nil
 	}

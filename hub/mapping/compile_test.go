@@ -30,7 +30,7 @@ func acmeFile(entities, events string) string {
 
 const acmeEntities = `{
   "invoice": {"type": "invoice", "id": "id", "fields": {"id": "id", "total": {"path": "total", "scale": 0.01, "scale_when": "integer"}}},
-  "contact": {"type": "customer", "id": "id", "fields": {"id": "id", "name": "name"}}
+  "contact": {"type": "contact", "id": "id", "fields": {"id": "id", "name": "name"}}
 }`
 
 func TestValidateAcceptsAcme(t *testing.T) {
@@ -145,13 +145,13 @@ func TestValidateRejects(t *testing.T) {
 			name:    "event type in the pass-through namespace",
 			doc:     acmeFile(acmeEntities, `{"invoice.paid": {"event_type": "acme.invoice.paid", "entity": "invoice"}}`),
 			pointer: "/events/invoice.paid/event_type",
-			reason:  "reserved for pass-through events",
+			reason:  `"acme.invoice.paid" is not an event type of the catalogue (did you mean accounting.invoice.paid`,
 		},
 		{
 			name:    "base event type in another API",
 			doc:     acmeFile(acmeEntities, `{"invoice.paid": {"event_type": "accounting.invoice.paid", "base_event_type": "crm.invoice.updated", "entity": "invoice"}}`),
 			pointer: "/events/invoice.paid/base_event_type",
-			reason:  "in another unified API",
+			reason:  `the catalogue's base type of accounting.invoice.paid is accounting.invoice.updated`,
 		},
 		{
 			name:    "duplicate native event",

@@ -123,11 +123,13 @@
 //	             "related_id": "label.id", "pivot": "pivot"}
 //	}
 //
-// Keys are native event types, matched exactly. event_type must be a valid
-// unified event type (event.ValidType) whose unified API is not the service
-// id (that prefix is reserved for pass-through events). base_event_type
-// defaults to the catalogue's (event.BaseOf): accounting.invoice.paid ->
-// accounting.invoice.updated; base events have none. change gives the entity
+// Keys are native event types, matched exactly. event_type must be a type of
+// the event catalogue (package event, hub/event/catalog), and the entity's
+// type the catalogue's entity type for it; every target field must exist in
+// that entity's JSON Schema with a type the field can produce (a constant,
+// map values, type or scale). Unknown names fail with the closest known ones.
+// base_event_type, if given, must be the catalogue's; it defaults to it:
+// accounting.invoice.paid -> accounting.invoice.updated; base events have none. change gives the entity
 // a change object {relation, action, related_id, pivot?} for attach/detach
 // events (catalogue rule 3).
 //

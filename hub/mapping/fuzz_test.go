@@ -22,10 +22,10 @@ func FuzzLoad(f *testing.F) {
 		f.Fatal(err)
 	}
 	valid := []string{strings.Replace(string(dversum), `"service_id": "dversum"`, `"service_id": "fuzz"`, 1),
-		strings.Replace(acmeFile(acmeEntities, `{
+		strings.Replace(acmeFile(strings.Replace(acmeEntities, `"contact":`, `"ticket": {"type": "ticket", "id": "id", "fields": {"id": "id"}}, "contact":`, 1), `{
 		"invoice.created": {"event_type": "accounting.invoice.created", "entity": "invoice",
-			"branches": [{"when": {"any": ["x", {"path": "y", "in": [1, "a", null]}]}, "event_type": "accounting.invoice.paid", "set": {"s": 1}}]},
-		"card.x": {"event_type": "issue-tracking.ticket.updated", "entity": "contact",
+			"branches": [{"when": {"any": ["x", {"path": "y", "in": [1, "a", null]}]}, "event_type": "accounting.invoice.paid", "set": {"total": 1}}]},
+		"card.x": {"event_type": "issue-tracking.ticket.updated", "entity": "ticket",
 			"change": {"relation": "tags", "action": "attached", "related_id": "l.id", "pivot": "p"}},
 		"page.created": {"pass_through": true}
 	}`), `"service_id": "acme"`, `"service_id": "fuzz"`, 1),

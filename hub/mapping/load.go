@@ -9,6 +9,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/switchboardhq/switchboard/hub/event"
 )
 
 // isMappingFile reports whether a directory entry is a mapping file:
@@ -39,7 +41,12 @@ func mappingFiles(fsys fs.FS) ([]string, error) {
 // mappings directory, or mappings.FS). It returns the Set of the files that
 // compiled and, if any did not, an error joining one *Error per problem;
 // callers that must not run with a partial Set treat any error as fatal.
-func LoadDir(fsys fs.FS) (*Set, error) {
+func LoadDir(fsys fs.FS) (*Set, error) { return LoadDirCatalog(fsys, nil) }
+
+// LoadDirCatalog is LoadDir checking targets against cat instead of the
+// embedded catalogue (nil: the embedded one); tests of the engine's
+// mechanics use it with made-up entity types.
+func LoadDirCatalog(fsys fs.FS, cat *event.Catalog) (*Set, error) {
 	names, err := mappingFiles(fsys)
 	if err != nil {
 		return &Set{services: map[string]*service{}}, err
@@ -47,7 +54,7 @@ func LoadDir(fsys fs.FS) (*Set, error) {
 	set := &Set{services: make(map[string]*service, len(names))}
 	var errs []error
 	for _, name := range names {
-		svc, err := loadFile(fsys, name)
+		svc, err := loadFile(fsys, name, cat)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -57,19 +64,19 @@ func LoadDir(fsys fs.FS) (*Set, error) {
 	return set, errors.Join(errs...)
 }
 
-func loadFile(fsys fs.FS, name string) (*service, error) {
+func loadFile(fsys fs.FS, name string, cat *event.Catalog) (*service, error) {
 	data, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		return nil, &Error{File: name, Reason: fmt.Sprintf("reading: %v", err)}
 	}
-	return compileFile(name, data)
+	return compileFile(name, data, cat)
 }
 
 // Validate checks one mapping file without loading it: the mappings API
 // uses it to vet an edit before it is saved. name is the file name
 // (<service_id>.json); the error joins one *Error per problem.
 func Validate(name string, data []byte) error {
-	_, err := compileFile(path.Base(name), data)
+	_, err := compileFile(path.Base(name), data, nil)
 	return err
 }
 
@@ -100,7 +107,7 @@ func LintCommandOutput(w io.Writer, dir string) (ok bool) {
 	}
 	ok = true
 	for _, name := range names {
-		svc, err := loadFile(fsys, name)
+		svc, err := loadFile(fsys, name, nil)
 		if err != nil {
 			ok = false
 			problems := Errors(err)

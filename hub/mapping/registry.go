@@ -151,7 +151,7 @@ func (r *Registry) Reload() error {
 				next[name] = st // unchanged
 				continue
 			}
-			svc, err = compileFile(name, data)
+			svc, err = compileFile(name, data, nil)
 		}
 		if err != nil {
 			st.err = err

@@ -127,7 +127,7 @@ func TestRegistryHotReload(t *testing.T) {
 	require.True(t, statusOf(reg, "acme.json").OK)
 
 	// A new service appears; a deleted file's service disappears.
-	other := strings.ReplaceAll(acmeVersion("1", "crm.contact.created"), `"service_id": "acme"`, `"service_id": "zeta"`)
+	other := strings.ReplaceAll(acmeVersion("1", "accounting.invoice.sent"), `"service_id": "acme"`, `"service_id": "zeta"`)
 	writeLikeAnEditor(t, filepath.Join(dir, "zeta.json"), other)
 	require.Eventually(t, func() bool { return reg.Current().Has("zeta") }, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, os.Remove(filepath.Join(dir, "zeta.json")))

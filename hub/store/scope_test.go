@@ -86,6 +86,9 @@ var unscoped = map[string]string{
 	"CountSubscriptions":        "caps: counts only, never returns or changes rows",
 	"MasterKeyFingerprint":      "start-up: the hub's own master key check",
 	"ClaimMasterKeyFingerprint": "start-up: the hub's own master key check",
+	"PutEventType":              "application-wide vocabulary, registered by unbound admin credentials; no consumer data",
+	"GetEventType":              "application-wide vocabulary every entry point checks names against; no consumer data",
+	"ListEventTypes":            "application-wide vocabulary every entry point checks names against; no consumer data",
 }
 
 func TestEveryStoreMethodIsScopedOrListed(t *testing.T) {

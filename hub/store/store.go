@@ -89,6 +89,7 @@ type Store interface {
 	Deliveries
 	Connections
 	Meta
+	EventTypes
 }
 
 // Meta holds facts about the database itself rather than consumer data.
@@ -102,6 +103,36 @@ type Meta interface {
 	// node's otherwise. It is atomic, so nodes starting at once against a
 	// fresh database agree on one key.
 	ClaimMasterKeyFingerprint(ctx context.Context, fp []byte) ([]byte, error)
+}
+
+// EventType is an application's own event type, registered with its entity
+// schema (POST /webhook/event-types) so publishing it is allowed and
+// validated. The catalogue's types are embedded in the binary, not stored.
+type EventType struct {
+	Name        string // <unified_api>.<entity>.<action>
+	UnifiedAPI  string
+	EntityType  string
+	Description string
+	Schema      json.RawMessage // JSON Schema of the entity
+	// ExampleEntityID and Example are the example `switchboard trigger`
+	// publishes; Example may be empty.
+	ExampleEntityID string
+	Example         json.RawMessage
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// EventTypes persists registered event types. They are application-wide
+// vocabulary, registered by admin credentials and read by every entry point
+// that checks names, so these calls take no consumer scope.
+type EventTypes interface {
+	// PutEventType inserts t, or replaces the type of that name keeping its
+	// CreatedAt; it fills CreatedAt and UpdatedAt.
+	PutEventType(ctx context.Context, t *EventType) error
+	// GetEventType loads one type; ErrNotFound when none has that name.
+	GetEventType(ctx context.Context, name string) (*EventType, error)
+	// ListEventTypes lists every registered type, sorted by name.
+	ListEventTypes(ctx context.Context) ([]*EventType, error)
 }
 
 // QueueConfig tunes River. Zero values take the defaults documented on each field.

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Dispatch", dispatchTests},
 		{"Connections", connectionTests},
 		{"Tenancy", tenancyTests},
+		{"EventTypes", eventTypeTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			t.Parallel()
