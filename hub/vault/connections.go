@@ -32,9 +32,6 @@ const (
 	signingSecretBytes = 32
 )
 
-// maxConsumerID bounds x-consumer-id like every other free-form id.
-const maxConsumerID = 255
-
 // connectionView is a connection as the API shows it. Credentials are never
 // shown; SigningSecret only in the answer that generated it.
 type connectionView struct {
