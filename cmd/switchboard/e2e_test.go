@@ -129,6 +129,16 @@ func (p *hubProcess) do(t *testing.T, method, path string, body any) (int, map[s
 // doAs sends an API request for a consumer (x-consumer-id).
 func (p *hubProcess) doAs(t *testing.T, consumer, method, path string, body any) (int, map[string]any) {
 	t.Helper()
+	code, raw := p.request(t, p.key, consumer, method, path, body)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
+	return code, out
+}
+
+// request sends an API request with key for a consumer (x-consumer-id,
+// when not empty) and returns the status and the raw answer.
+func (p *hubProcess) request(t *testing.T, key, consumer, method, path string, body any) (int, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -137,7 +147,7 @@ func (p *hubProcess) doAs(t *testing.T, consumer, method, path string, body any)
 	}
 	req, err := http.NewRequest(method, "http://"+p.addr+path, rd)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+p.key)
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	if consumer != "" {
 		req.Header.Set("x-consumer-id", consumer)
@@ -145,9 +155,9 @@ func (p *hubProcess) doAs(t *testing.T, consumer, method, path string, body any)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, raw
 }
 
 // receiver is a subscriber endpoint that answers 503 until it is switched

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -110,28 +109,7 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 	t.Cleanup(rcv.Close)
 	admin := credential{name: "unbound admin", key: p.key, scopes: []string{"admin"}}
 
-	api := func(t *testing.T, key, consumer, method, path string, body any) (int, []byte) {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			b, err := json.Marshal(body)
-			require.NoError(t, err)
-			rd = bytes.NewReader(b)
-		}
-		req, err := http.NewRequest(method, "http://"+p.addr+path, rd)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		if consumer != "" {
-			req.Header.Set("x-consumer-id", consumer)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, raw
-	}
+	api := p.request
 	data := func(t *testing.T, raw []byte) map[string]any {
 		t.Helper()
 		var env struct {

@@ -251,3 +251,29 @@ func PrepareSession(ss *Session) error {
 	}
 	return nil
 }
+
+// EventsWhere is the WHERE clause of ListEvents in sc with f, the same for
+// every store.
+func EventsWhere(w *Where, sc Scope, f EventFilter) {
+	w.Scope("consumer_id", sc)
+	w.Eq("event_type", f.EventType)
+	w.Eq("consumer_id", f.ConsumerID)
+	w.Eq("service_id", f.ServiceID)
+}
+
+// AttemptsWhere is the WHERE clause of ListAttempts in sc with f, the same
+// for every store.
+func AttemptsWhere(w *Where, sc Scope, f AttemptFilter) {
+	// A consumer's subscriptions receive only its own events, so its tries
+	// are among its events' tries: the event consumer's index finds them.
+	w.Scope("consumer_id", sc)
+	w.Scope("subscription_consumer_id", sc)
+	w.Eq("event_type", f.EventType)
+	w.Eq("consumer_id", f.ConsumerID)
+	w.Eq("service_id", f.ServiceID)
+	w.Eq("subscription_id", f.SubscriptionID)
+	w.Eq("event_id", f.EventID)
+	if f.Success != nil {
+		w.Add("success", "=", *f.Success)
+	}
+}

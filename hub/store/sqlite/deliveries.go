@@ -287,18 +287,7 @@ func (s *Store) ListDeliveries(ctx context.Context, sc store.Scope, eventID stri
 // ListAttempts lists the attempt log newest first.
 func (s *Store) ListAttempts(ctx context.Context, sc store.Scope, f store.AttemptFilter, p store.Page) ([]*store.Attempt, error) {
 	w := newWhere()
-	// A consumer's subscriptions receive only its own events, so its tries
-	// are among its events' tries: the event consumer's index finds them.
-	w.Scope("consumer_id", sc)
-	w.Scope("subscription_consumer_id", sc)
-	w.Eq("event_type", f.EventType)
-	w.Eq("consumer_id", f.ConsumerID)
-	w.Eq("service_id", f.ServiceID)
-	w.Eq("subscription_id", f.SubscriptionID)
-	w.Eq("event_id", f.EventID)
-	if f.Success != nil {
-		w.Add("success", "=", *f.Success)
-	}
+	store.AttemptsWhere(w, sc, f)
 	query, args, reverse := w.Page(`SELECT `+attemptColumns+` FROM attempts`, p)
 	out, err := queryAll(ctx, s.reader, scanAttempt, query, args...)
 	if err != nil {

@@ -238,10 +238,7 @@ func (s *Store) GetEvent(ctx context.Context, sc store.Scope, id string) (*event
 // ListEvents lists the events in sc newest first.
 func (s *Store) ListEvents(ctx context.Context, sc store.Scope, f store.EventFilter, p store.Page) ([]*event.Event, error) {
 	w := newWhere()
-	w.Scope("consumer_id", sc)
-	w.Eq("event_type", f.EventType)
-	w.Eq("consumer_id", f.ConsumerID)
-	w.Eq("service_id", f.ServiceID)
+	store.EventsWhere(w, sc, f)
 	query, args, reverse := w.Page(`SELECT `+eventColumns+` FROM events`, p)
 	out, err := queryAll(ctx, s.reader, scanEvent, query, args...)
 	if err != nil {
