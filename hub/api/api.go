@@ -122,6 +122,7 @@ type server struct {
 	grace       time.Duration
 	validateURL func(string) error
 	bootstrap   *store.APIKey // SWITCHBOARD_API_KEY, nil when not set
+	authn       *authenticator
 	ready       func(context.Context) error
 	connectors  func() []ConnectorHealth
 	version     string
@@ -222,7 +223,9 @@ func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 	if cfg.BootstrapKey != "" {
 		authn.bootstrap = apikey.Bootstrap(cfg.BootstrapKey)
 	}
+	authn.bootstrapParent = bootstrapParent(authn.bootstrap)
 	s.bootstrap = authn.bootstrap
+	s.authn = authn
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true

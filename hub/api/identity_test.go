@@ -89,7 +89,7 @@ func TestBoundKeyWritesForItsConsumerOnly(t *testing.T) {
 	sub["consumer_id"] = "globex"
 	requireError(t, h.do(req{Method: "POST", Path: "/webhook/webhooks", Key: key, Body: sub}), http.StatusForbidden, "ForbiddenError", "consumer_id")
 	requireError(t, h.do(req{Method: "PATCH", Path: "/webhook/webhooks/" + own, Key: key, Body: map[string]any{"consumer_id": "globex"}}), http.StatusForbidden, "ForbiddenError", "consumer_id")
-	requireError(t, h.do(req{Method: "PATCH", Path: "/webhook/webhooks/" + own, Key: key, Body: map[string]any{"consumer_id": nil}}), http.StatusForbidden, "ForbiddenError", "another consumer")
+	requireError(t, h.do(req{Method: "PATCH", Path: "/webhook/webhooks/" + own, Key: key, Body: map[string]any{"consumer_id": nil}}), http.StatusForbidden, "ForbiddenError", "application-wide")
 	requireError(t, h.do(req{Method: "POST", Path: "/webhook/events", Key: key, Body: map[string]any{
 		"event_type": "accounting.invoice.created", "consumer_id": "globex", "entity_id": "i1"}}), http.StatusForbidden, "ForbiddenError", "consumer_id")
 

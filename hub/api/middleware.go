@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/pbkdf2"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -78,7 +80,12 @@ func observe(log *slog.Logger, m *metric.Metrics) gin.HandlerFunc {
 			slog.Int("bytes_out", c.Writer.Size()),
 			slog.String("remote", c.ClientIP()),
 		}
+		// An inbound URL's query may carry a provider's verification secret
+		// (hub.verify_token): like its path token, it stays out of the log.
 		if q := c.Request.URL.RawQuery; q != "" {
+			if strings.HasPrefix(c.Request.URL.Path, inboundPrefix) {
+				q = "[redacted]"
+			}
 			attrs = append(attrs, slog.String("query", q))
 		}
 		if p := Principal(c); p != nil {
@@ -211,10 +218,11 @@ const (
 // trying each provider in turn: the bootstrap key from the environment, a
 // stored API key, a consumer session.
 type authenticator struct {
-	keys      store.APIKeys
-	sessions  store.Sessions
-	bootstrap *store.APIKey // nil when SWITCHBOARD_API_KEY is not set
-	now       func() time.Time
+	keys            store.APIKeys
+	sessions        store.Sessions
+	bootstrap       *store.APIKey // nil when SWITCHBOARD_API_KEY is not set
+	bootstrapParent func() []byte // parentHash of bootstrap, computed once
+	now             func() time.Time
 }
 
 var errNoKey = &Error{
@@ -332,7 +340,7 @@ func (a *authenticator) session(ctx context.Context, id, token string) (*auth.Pr
 	if err != nil {
 		return nil, err
 	}
-	if parent == nil || parent.RevokedAt != nil || subtle.ConstantTimeCompare(ParentHash(parent), ss.ParentHash) != 1 {
+	if parent == nil || parent.RevokedAt != nil || subtle.ConstantTimeCompare(a.parentHash(parent), ss.ParentHash) != 1 {
 		return nil, errBadSession
 	}
 	return &auth.Principal{KeyID: parent.ID, SessionID: ss.ID, Scopes: ss.Scopes, ConsumerID: ss.ConsumerID}, nil
@@ -353,12 +361,36 @@ func (a *authenticator) parent(ctx context.Context, id string) (*store.APIKey, e
 	return k, nil
 }
 
-// ParentHash is what a session stores of its parent key: the SHA-256 of the
-// key's hash, so a session of SWITCHBOARD_API_KEY (never stored) ends when
+// parentHash is what a session stores of its parent key, to tell at each
+// request that the key is still the one that minted it. For a stored key it
+// is the SHA-256 of the key's hash (already in the database). For
+// SWITCHBOARD_API_KEY, which is never stored, it is a slow PBKDF2 of the
+// key's hash, computed once per process: a copy of the database then does
+// not make guessing the bootstrap key cheap, and a session of it ends when
 // the variable is given another value.
-func ParentHash(k *store.APIKey) []byte {
+func (a *authenticator) parentHash(k *store.APIKey) []byte {
+	if k.ID == apikey.BootstrapID {
+		return a.bootstrapParent()
+	}
 	sum := sha256.Sum256(k.Hash)
 	return sum[:]
+}
+
+// bootstrapParentIterations is PBKDF2-HMAC-SHA256's work factor for the
+// bootstrap key's parent hash (OWASP's 2023 figure).
+const bootstrapParentIterations = 600_000
+
+func bootstrapParent(k *store.APIKey) func() []byte {
+	return sync.OnceValue(func() []byte {
+		if k == nil {
+			return nil
+		}
+		key, err := pbkdf2.Key(sha256.New, string(k.Hash), []byte("switchboard session parent v1"), bootstrapParentIterations, sha256.Size)
+		if err != nil {
+			panic(err) // only for parameters FIPS mode refuses; ours are fixed
+		}
+		return key
+	})
 }
 
 func principalOf(k *store.APIKey) *auth.Principal {
@@ -403,10 +435,14 @@ func RequestedConsumer(c *gin.Context) (string, error) {
 // ForeignConsumer is the 403 of a bound caller naming another consumer in
 // field.
 func ForeignConsumer(field, named, own string) *Error {
+	what := fmt.Sprintf("names consumer %q", named)
+	if named == "" {
+		what = "is empty (application-wide)"
+	}
 	return &Error{
 		Status:   http.StatusForbidden,
 		TypeName: TypeForbidden,
-		Message:  fmt.Sprintf("%s names consumer %q, but this credential acts for consumer %q only", field, named, own),
+		Message:  fmt.Sprintf("%s %s, but this credential acts for consumer %q only", field, what, own),
 		Detail:   map[string]string{"field": field, "consumer_id": own},
 	}
 }

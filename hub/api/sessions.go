@@ -203,7 +203,7 @@ func (s *server) createSession(c *gin.Context) {
 		ConsumerID:  consumer,
 		Scopes:      sorted,
 		ParentKeyID: parent.ID,
-		ParentHash:  ParentHash(parent),
+		ParentHash:  s.authn.parentHash(parent),
 		Metadata:    metadata,
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(time.Duration(ttl) * time.Second),

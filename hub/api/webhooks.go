@@ -297,8 +297,10 @@ func (s *server) updateSubscription(c *gin.Context) {
 			errs = append(errs, checkID("consumer_id", *req.ConsumerID, false)...)
 			sub.ConsumerID = *req.ConsumerID
 		}
-		if err := CheckConsumer(c, "consumer_id", sub.ConsumerID); err != nil {
-			WriteError(c, err)
+		// A bound caller may neither hand its subscription to another
+		// consumer nor make it application-wide (null).
+		if p := Principal(c); p.Bound() && sub.ConsumerID != p.ConsumerID {
+			WriteError(c, ForeignConsumer("consumer_id", sub.ConsumerID, p.ConsumerID))
 			return
 		}
 	}

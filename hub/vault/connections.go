@@ -176,7 +176,7 @@ func (s *Service) createConnection(c *gin.Context) {
 		WebhookURL: s.webhookURL(c, serviceID, token),
 	})
 	if err != nil {
-		s.connectorFailed(c, serviceID, "register the webhook", err, plain)
+		s.connectorFailed(c, serviceID, "register the webhook", err, withTokens(plain, token))
 		return
 	}
 	if res == nil {
@@ -360,7 +360,7 @@ func (s *Service) updateConnection(c *gin.Context) {
 			WebhookURL: s.webhookURL(c, conn.ServiceID, conn.Token),
 		})
 		if err != nil {
-			s.connectorFailed(c, conn.ServiceID, "register the webhook", err, conn.Credentials)
+			s.connectorFailed(c, conn.ServiceID, "register the webhook", err, withTokens(conn.Credentials, conn.Token))
 			return
 		}
 		if res == nil {
@@ -436,7 +436,7 @@ func (s *Service) deleteConnection(c *gin.Context) {
 		case err != nil && force:
 			s.logUndoFailure(ctx, conn, "removing the registration of a force-deleted connection", err)
 		case err != nil:
-			s.connectorFailed(c, conn.ServiceID, "remove the webhook registration", err, conn.Credentials)
+			s.connectorFailed(c, conn.ServiceID, "remove the webhook registration", err, withTokens(conn.Credentials, conn.Token))
 			return
 		}
 	}

@@ -83,6 +83,20 @@ func (s *Service) connectorFailed(c *gin.Context, serviceID, action string, err 
 	}
 }
 
+// withTokens is creds plus inbound URL tokens, for scrub: a provider or a
+// plugin that echoes the webhook URL in an error must not leak its token
+// (for providers that do not sign, the only credential).
+func withTokens(creds map[string]string, tokens ...string) map[string]string {
+	out := make(map[string]string, len(creds)+len(tokens))
+	for k, v := range creds {
+		out[k] = v
+	}
+	for i, t := range tokens {
+		out["\x00token"+strconv.Itoa(i)] = t
+	}
+	return out
+}
+
 // scrub replaces every credential value in text, so a provider that echoes
 // a token in its error message does not leak it to a response or a log.
 func scrub(text string, creds map[string]string) string {

@@ -110,5 +110,10 @@ func TestOperatorOnlySettings(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, "unchanged base_url: %s", res.Body)
 	steer := map[string]any{"settings": map[string]any{"base_url": "http://169.254.169.254/latest", "event_types": []string{"invoice.paid"}}}
 	requireError(t, h.do(req{Method: "PATCH", Path: "/vault/connections/" + id, Key: plain, Body: steer}), 403, "ForbiddenError", "operator-only")
+	drop := map[string]any{"settings": map[string]any{"event_types": []string{"invoice.paid"}}}
+	requireError(t, h.do(req{Method: "PATCH", Path: "/vault/connections/" + id, Key: plain, Body: drop}), 403, "ForbiddenError", "remove")
+	shout := map[string]any{"settings": map[string]any{"BASE_URL": "http://169.254.169.254/latest", "event_types": []string{"invoice.paid"}}}
+	res = h.do(req{Method: "PATCH", Path: "/vault/connections/" + id, Key: plain, Body: shout})
+	assert.Contains(t, []int{403, 422}, res.Status, "a differently cased name is the same setting: %s", res.Body)
 	assert.Equal(t, http.StatusOK, h.patch(acme, "/vault/connections/"+id, steer).Status, "the operator may")
 }

@@ -65,7 +65,7 @@ func (s *Service) rotateToken(c *gin.Context) {
 			WebhookURL: s.webhookURL(c, conn.ServiceID, token),
 		})
 		if err != nil {
-			s.connectorFailed(c, conn.ServiceID, "register the new webhook URL", err, conn.Credentials)
+			s.connectorFailed(c, conn.ServiceID, "register the new webhook URL", err, withTokens(conn.Credentials, conn.Token, token))
 			return
 		}
 		if res == nil {
@@ -86,7 +86,7 @@ func (s *Service) rotateToken(c *gin.Context) {
 		if err := s.unsubscribe(ctx, &old, old.Registrations); err != nil {
 			s.logUndoFailure(ctx, conn, "removing the registration of the previous webhook URL", err)
 			message = strings.TrimSpace(message + " The registration of the previous URL could not be removed (" +
-				scrub(err.Error(), conn.Credentials) + "); it no longer works, remove it at the provider by hand.")
+				scrub(err.Error(), withTokens(conn.Credentials, old.Token, token)) + "); it no longer works, remove it at the provider by hand.")
 		}
 	} else {
 		message = "The previous webhook_url no longer works: give the provider the new one."
@@ -128,20 +128,33 @@ func checkOperatorSettings(c *gin.Context, d *plugins.Description, stored, setti
 		return nil
 	}
 	for _, name := range operatorOnly(d.SettingsSchema) {
-		v, set := settings[name]
-		if !set {
-			continue
-		}
-		if old, had := stored[name]; had && reflect.DeepEqual(old, v) {
-			continue
+		// Connectors may decode settings case-insensitively (Go's JSON
+		// does), so BASE_URL must count as base_url.
+		v, set := lookupFold(settings, name)
+		old, had := lookupFold(stored, name)
+		if set == had && (!set || reflect.DeepEqual(old, v)) {
+			continue // left as the operator set it (or unset)
 		}
 		field := fieldSettings + "/" + escape(name)
 		return &api.Error{
 			Status:   http.StatusForbidden,
 			TypeName: api.TypeForbidden,
-			Message:  fmt.Sprintf("%s is an operator-only setting: a key or session bound to a consumer cannot set it", field),
+			Message:  fmt.Sprintf("%s is an operator-only setting: a key or session bound to a consumer can neither set, change nor remove it", field),
 			Detail:   map[string]string{"field": field, "reason": "operator-only setting"},
 		}
 	}
 	return nil
+}
+
+// lookupFold finds a setting by name, ignoring case.
+func lookupFold(m map[string]any, name string) (any, bool) {
+	if v, ok := m[name]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
 }
