@@ -241,6 +241,9 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 		{method: "GET", route: "/webhook/logs", scope: "webhooks:read", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/webhook/logs?limit=200&filter[consumer_id]=" + o.consumer}
 		}},
+		{method: "GET", route: "/{unified_api}/{entity_plural}/{id}", scope: "webhooks:read", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			return matrixRequest{path: "/accounting/invoices/inv_" + o.consumer, consumer: o.consumer}
+		}},
 		{method: "GET", route: "/connector/connectors", scope: "webhooks:read", shared: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/connector/connectors"}
 		}},

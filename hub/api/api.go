@@ -231,6 +231,11 @@ func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
+	// Route on the path as sent, so an escaped slash stays inside its
+	// segment (an entity id of "../x" is one segment of an entity_url), and
+	// hand handlers the unescaped parameter.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, nil, err
 	}
@@ -300,6 +305,10 @@ func (s *server) routes() []Route {
 		{Method: http.MethodPost, Path: "/webhook/events/:id/replay", Scope: publish, Tenancy: Scoped, Handler: s.replayEvent},
 
 		{Method: http.MethodGet, Path: "/webhook/logs", Scope: read, Tenancy: Scoped, Handler: s.listLogs},
+
+		// An event's entity_url: the entity's newest stored state. Static
+		// routes take precedence over this one.
+		{Method: http.MethodGet, Path: "/:unified_api/:entity_plural/:id", Scope: read, Tenancy: Scoped, Handler: s.getEntity},
 
 		{Method: http.MethodGet, Path: "/webhook/event-types", Scope: read, Tenancy: Shared, Handler: s.listEventTypes},
 		{Method: http.MethodGet, Path: "/webhook/event-types/:event_type", Scope: read, Tenancy: Shared, Handler: s.getEventType},

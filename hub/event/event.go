@@ -6,6 +6,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -170,13 +171,19 @@ func SortedUnique(events []string) []string {
 }
 
 // EntityURL builds the link a consumer follows to the entity in the unified
-// API: <public>/<unified_api>/<plural entity>/<id>.
+// API: <public>/<unified_api>/<plural entity>/<id>, served by
+// GET /{unified_api}/{entity_plural}/{id}. The id is one escaped path
+// segment: a provider's id never steers the link elsewhere (../../vault).
 func EntityURL(publicURL, unifiedAPI, entityType, entityID string) string {
 	if entityType == "" || entityID == "" {
 		return ""
 	}
-	return strings.TrimRight(publicURL, "/") + "/" + unifiedAPI + "/" + plural(entityType) + "/" + entityID
+	return strings.TrimRight(publicURL, "/") + "/" + url.PathEscape(unifiedAPI) + "/" + Plural(entityType) + "/" + url.PathEscape(entityID)
 }
+
+// Plural is an entity type's name in entity URLs, pluralised as spelled
+// (invoice -> invoices, time_entry -> time_entries).
+func Plural(entityType string) string { return url.PathEscape(plural(entityType)) }
 
 func plural(s string) string {
 	switch {

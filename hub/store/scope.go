@@ -259,6 +259,9 @@ func EventsWhere(w *Where, sc Scope, f EventFilter) {
 	w.Eq("event_type", f.EventType)
 	w.Eq("consumer_id", f.ConsumerID)
 	w.Eq("service_id", f.ServiceID)
+	w.Eq("entity_id", f.EntityID)
+	w.Eq("entity_type", f.EntityType)
+	w.Eq("unified_api", f.UnifiedAPI)
 }
 
 // AttemptsWhere is the WHERE clause of ListAttempts in sc with f, the same

@@ -392,6 +392,11 @@ type EventFilter struct {
 	EventType  string
 	ConsumerID string
 	ServiceID  string
+	// UnifiedAPI, EntityType and EntityID find the events of one entity
+	// (GET /{unified_api}/{entity_plural}/{id}).
+	UnifiedAPI string
+	EntityType string
+	EntityID   string
 }
 
 // Events persists unified events.
