@@ -89,6 +89,7 @@ var unscoped = map[string]string{
 	"PutEventType":              "application-wide vocabulary, registered by unbound admin credentials; no consumer data",
 	"GetEventType":              "application-wide vocabulary every entry point checks names against; no consumer data",
 	"ListEventTypes":            "application-wide vocabulary every entry point checks names against; no consumer data",
+	"Purge":                     "retention: the hub deletes every consumer's rows past the retention age, on its own behalf",
 }
 
 func TestEveryStoreMethodIsScopedOrListed(t *testing.T) {
