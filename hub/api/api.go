@@ -298,6 +298,8 @@ func (s *server) routes() []Route {
 
 		{Method: http.MethodGet, Path: "/webhook/logs", Scope: read, Tenancy: Scoped, Handler: s.listLogs},
 
+		{Method: http.MethodDelete, Path: "/webhook/consumers/:consumer_id/data", Scope: admin, Tenancy: Application, Handler: s.eraseConsumerData},
+
 		{Method: http.MethodGet, Path: "/webhook/event-types", Scope: read, Tenancy: Shared, Handler: s.listEventTypes},
 		{Method: http.MethodGet, Path: "/webhook/event-types/:event_type", Scope: read, Tenancy: Shared, Handler: s.getEventType},
 		{Method: http.MethodPost, Path: "/webhook/event-types", Scope: admin, Tenancy: Application, Handler: s.registerEventType},
