@@ -97,4 +97,3 @@ func boundAdmin(t *testing.T, h *hub, consumerID string) string {
 	require.NoError(t, h.store.CreateAPIKey(context.Background(), k))
 	return plain
 }
-
