@@ -14,15 +14,15 @@ import (
 // lock taken skips its turn (Busy) instead of deleting the same rows.
 const purgeLockKey int64 = 0x5377_6264_5072_6765 // "SwbdPrge"
 
-// purgeSQL picks the oldest events past the cutoff that no retry still needs.
-// Ids are UUIDv7, so the primary key yields the oldest first. FOR UPDATE
+// purgeSQL picks the oldest events past the cutoff that no retry still needs,
+// through events_created_at. FOR UPDATE
 // SKIP LOCKED passes over an event a replay is adding a delivery to right
 // now (the insert holds a key-share lock on it), so a new pending delivery
 // is never deleted with its event.
 const purgeSQL = `SELECT id FROM events e
 	WHERE e.created_at < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-	ORDER BY id LIMIT $2
+	ORDER BY created_at, id LIMIT $2
 	FOR UPDATE SKIP LOCKED`
 
 func scanID(r scanner) (string, error) {

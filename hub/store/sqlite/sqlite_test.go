@@ -681,3 +681,22 @@ func TestWritesQueuedBehindAnUnavailableBatchFailWithIt(t *testing.T) {
 	require.NoError(t, held.Close())
 	require.NoError(t, publish(), "writes work again once the connection is free")
 }
+
+// TestPurgeUsesTheCreatedAtIndex: the purge's select runs inside a write
+// transaction, so it must not scan every event to find none.
+func TestPurgeUsesTheCreatedAtIndex(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, filepath.Join(t.TempDir(), "switchboard.db"), newSealer(t))
+	rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+purgeSQL, int64(0), 1)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	assert.Contains(t, strings.Join(plan, "\n"), "events_created_at", "plan: %v", plan)
+}
