@@ -78,10 +78,11 @@ type Config struct {
 	SecretGracePeriod time.Duration
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	// Retention is how long events are kept (default 720h). The purge
-	// itself is not here yet; today it is the replay window of signed
-	// provider webhooks: a signed body older than this is refused, so a
-	// purge can never make a captured webhook new again.
+	// Retention is how long events are kept (default 720h): older ones,
+	// with their deliveries and attempts, are purged in the background
+	// (retentionService) unless a retry is still due. It is also the replay
+	// window of signed provider webhooks: a signed body older than this is
+	// refused, so a purge can never make a captured webhook new again.
 	Retention time.Duration
 	// MinRetryDelay is the shortest wait a subscription's retry_schedule
 	// may ask for (default 1s; negative: no floor).

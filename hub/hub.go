@@ -341,6 +341,8 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		&queueService{store: h.store, cfg: queueConfig},
 		&dispatchService{dispatcher: disp},
 		&statsService{store: h.store, metrics: h.metrics, logger: h.logger, every: 5 * time.Second},
+		// Stops before the queue and the store close (reverse order).
+		newRetentionService(h.store, h.metrics, h.logger, h.cfg.Retention),
 		&mappingService{registry: reg, logger: h.logger},
 		&connectorService{manager: plugs, logger: h.logger},
 		&httpService{name: "http", ln: ln, srv: &http.Server{

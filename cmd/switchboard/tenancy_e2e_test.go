@@ -317,6 +317,14 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 		{method: "DELETE", route: "/admin/api-keys/{id}", scope: "admin", application: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/admin/api-keys/" + newKey(t, "doomed", []string{"webhooks:read"}, o.consumer)["id"].(string)}
 		}},
+		{method: "DELETE", route: "/webhook/consumers/{consumer_id}/data", scope: "admin", application: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			if real {
+				return matrixRequest{path: "/webhook/consumers/" + o.consumer + "/data?connections=true&subscriptions=true"}
+			}
+			// The admin, which may, erases a consumer of its own so the
+			// tenants' data stays for the other cases.
+			return matrixRequest{path: "/webhook/consumers/erasable-" + o.consumer + "/data?connections=true&subscriptions=true"}
+		}},
 	}
 
 	// Every authenticated route of the running hub has a case: a route

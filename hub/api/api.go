@@ -306,6 +306,8 @@ func (s *server) routes() []Route {
 
 		{Method: http.MethodGet, Path: "/webhook/logs", Scope: read, Tenancy: Scoped, Handler: s.listLogs},
 
+		{Method: http.MethodDelete, Path: "/webhook/consumers/:consumer_id/data", Scope: admin, Tenancy: Application, Handler: s.eraseConsumerData},
+
 		// An event's entity_url: the entity's newest stored state. Static
 		// routes take precedence over this one.
 		{Method: http.MethodGet, Path: "/:unified_api/:entity_plural/:id", Scope: read, Tenancy: Scoped, Handler: s.getEntity},

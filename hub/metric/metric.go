@@ -33,6 +33,9 @@ type Metrics struct {
 	// QueuePending and QueueOldestSeconds describe the job backlog.
 	QueuePending       prometheus.Gauge
 	QueueOldestSeconds prometheus.Gauge
+	// RetentionPurged counts rows the retention purge deleted, by table
+	// (events, deliveries, attempts).
+	RetentionPurged *prometheus.CounterVec
 }
 
 // New builds the collectors on a fresh registry (with Go and process
@@ -78,12 +81,17 @@ func New() *Metrics {
 			Name: "switchboard_queue_oldest_pending_seconds",
 			Help: "Age of the oldest job that is due and not yet running.",
 		}),
+		RetentionPurged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_retention_purged_rows_total",
+			Help: "Rows deleted by the retention purge, by table (events, deliveries, attempts).",
+		}, []string{"table"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.EventsPublished, m.DeliveryAttempts, m.AttemptDuration, m.Deliveries,
 		m.SubscriptionsDisabled, m.HTTPRequests, m.InboundRequests, m.QueuePending, m.QueueOldestSeconds,
+		m.RetentionPurged,
 	)
 	return m
 }

@@ -45,3 +45,31 @@ func Now() time.Time { return Time(time.Now()) }
 
 // Time normalises t to what the database keeps: UTC, microseconds.
 func Time(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// NewIDAt is NewID as it would have been made at t (imports, tests):
+// a UUIDv7 of t's millisecond with fresh random bits.
+func NewIDAt(t time.Time) string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		panic(fmt.Sprintf("generating UUIDv7: %v", err))
+	}
+	ms := uint64(t.UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	return u.String()
+}
+
+// IDBefore is the smallest UUIDv7 of the millisecond t: every id NewID made
+// before t sorts below it, so "id < IDBefore(t)" selects rows created before
+// t through the primary key, with no index on a creation time.
+func IDBefore(t time.Time) string {
+	var u uuid.UUID
+	ms := uint64(t.UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	u[6] = 0x70 // version 7
+	u[8] = 0x80 // RFC 4122 variant
+	return u.String()
+}

@@ -3,9 +3,13 @@ package store_test
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/hub/store"
 )
@@ -89,6 +93,7 @@ var unscoped = map[string]string{
 	"PutEventType":              "application-wide vocabulary, registered by unbound admin credentials; no consumer data",
 	"GetEventType":              "application-wide vocabulary every entry point checks names against; no consumer data",
 	"ListEventTypes":            "application-wide vocabulary every entry point checks names against; no consumer data",
+	"Purge":                     "retention: the hub deletes every consumer's rows past the retention age, on its own behalf",
 }
 
 func TestEveryStoreMethodIsScopedOrListed(t *testing.T) {
@@ -116,4 +121,30 @@ func TestEveryStoreMethodIsScopedOrListed(t *testing.T) {
 	for name := range unscoped {
 		assert.True(t, slices.Contains(methods, name), "unscoped lists %s, which is not a Store method", name)
 	}
+}
+
+func TestIDBefore(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	before := store.IDBefore(at)
+	for _, d := range []time.Duration{-time.Hour, -time.Millisecond} {
+		id := uuidAt(t, at.Add(d))
+		assert.Less(t, id, before, "an id made %s before sorts below", -d)
+	}
+	for _, d := range []time.Duration{0, time.Millisecond, time.Hour} {
+		id := uuidAt(t, at.Add(d))
+		assert.GreaterOrEqual(t, id, before, "an id made %s after sorts above", d)
+	}
+}
+
+// uuidAt makes a UUIDv7 as NewID would at t.
+func uuidAt(t *testing.T, at time.Time) string {
+	t.Helper()
+	u, err := uuid.NewV7FromReader(strings.NewReader(strings.Repeat("\xff", 64)))
+	require.NoError(t, err)
+	ms := uint64(at.UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	return u.String()
 }

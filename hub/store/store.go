@@ -90,6 +90,75 @@ type Store interface {
 	Connections
 	Meta
 	EventTypes
+	Retention
+}
+
+// Retention removes consumer data: old rows in the background (Purge) and
+// one consumer's rows on request (EraseConsumer).
+type Retention interface {
+	// Purge deletes, in one transaction, up to limit events created before
+	// before that have no pending delivery (a retry still due keeps its
+	// event), with all their deliveries and attempts, oldest first, and
+	// returns what it deleted. It acts for the hub, not for a caller, so it
+	// takes no scope. On PostgreSQL a call made while another node's purge
+	// transaction runs deletes nothing and reports Busy, so nodes never
+	// repeat each other's work.
+	Purge(ctx context.Context, before time.Time, limit int) (PurgeCounts, error)
+	// EraseConsumer deletes every event of the one consumer sc names, with
+	// all their deliveries (also those to application-wide subscriptions)
+	// and attempts, pending ones included; with opts.Connections its
+	// connections without a provider registration, with opts.Subscriptions
+	// its subscriptions. sc must be Consumer(id): AllConsumers and the zero
+	// Scope are refused, so a missing id can never erase everyone. With
+	// opts.Connections, a connection that still has a provider registration
+	// fails the whole call with ErrRegistered before anything is deleted.
+	// It works in batches of its own transactions, so a large consumer does
+	// not hold the write lock for long; a failed call may have erased part
+	// of the data and is safe to repeat.
+	EraseConsumer(ctx context.Context, sc Scope, opts EraseOptions) (EraseCounts, error)
+}
+
+// ErrRegistered: EraseConsumer was asked to delete a connection that is
+// still registered at its provider; DELETE /vault/connections/{id} removes
+// the registration first.
+var ErrRegistered = errors.New("connection is registered at its provider")
+
+// PurgeBatch is how many events one Purge call deletes by default: small
+// enough that the write lock (SQLite) or the row locks (PostgreSQL) it holds
+// do not stall deliveries.
+const PurgeBatch = 500
+
+// PurgeCounts is what one Purge deleted.
+type PurgeCounts struct {
+	Events     int
+	Deliveries int
+	Attempts   int
+	// Busy: another node was purging, so this call did nothing.
+	Busy bool
+}
+
+// EraseOptions widens EraseConsumer beyond events, deliveries and attempts.
+type EraseOptions struct {
+	Connections   bool
+	Subscriptions bool
+}
+
+// EraseCounts is what EraseConsumer deleted.
+type EraseCounts struct {
+	Events        int
+	Deliveries    int
+	Attempts      int
+	Connections   int
+	Subscriptions int
+}
+
+// CheckErase returns the consumer id EraseConsumer may erase, or an error
+// for a scope that is not exactly one consumer.
+func CheckErase(sc Scope) (string, error) {
+	if sc.All() || !sc.Valid() {
+		return "", fmt.Errorf("erasing consumer data in scope %s: %w", sc, ErrOutOfScope)
+	}
+	return sc.ConsumerID(), nil
 }
 
 // Meta holds facts about the database itself rather than consumer data.

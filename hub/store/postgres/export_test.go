@@ -46,3 +46,6 @@ func PublishTogether(ctx context.Context, s *Store, evs ...*event.Event) ([]*sto
 	}
 	return results, errs
 }
+
+// PurgeLockKey is the advisory lock one node's purge holds.
+const PurgeLockKey = purgeLockKey

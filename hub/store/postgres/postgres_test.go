@@ -1038,3 +1038,34 @@ func TestTextPostgreSQLRefuses(t *testing.T) {
 	require.Len(t, logged, 1)
 	assert.Equal(t, "ok\uFFFDbinary", logged[0].ResponseBody)
 }
+
+// TestPurgeSkipsWhileAnotherNodePurges: a node whose purge finds another
+// node's purge running deletes nothing and says Busy, so two nodes never
+// work the same rows.
+func TestPurgeSkipsWhileAnotherNodePurges(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	s := openAt(t, url, newSealer(t))
+	startQueue(t, s, nil)
+	_, err := s.PublishEvent(t.Context(), store.AllConsumers(), newEvent(func(ev *event.Event) {
+		at := time.Now().Add(-48 * time.Hour)
+		ev.ID, ev.CreatedAt = store.NewIDAt(at), store.Time(at)
+	}))
+	require.NoError(t, err)
+
+	other := admin(t, url)
+	tx, err := other.Begin(t.Context())
+	require.NoError(t, err)
+	_, err = tx.Exec(t.Context(), `SELECT pg_advisory_xact_lock($1)`, postgres.PurgeLockKey)
+	require.NoError(t, err)
+
+	cutoff := time.Now().Add(-time.Hour)
+	got, err := s.Purge(t.Context(), cutoff, 0)
+	require.NoError(t, err)
+	assert.Equal(t, store.PurgeCounts{Busy: true}, got)
+
+	require.NoError(t, tx.Rollback(t.Context()))
+	got, err = s.Purge(t.Context(), cutoff, 0)
+	require.NoError(t, err)
+	assert.Equal(t, store.PurgeCounts{Events: 1}, got)
+}

@@ -681,3 +681,25 @@ func TestWritesQueuedBehindAnUnavailableBatchFailWithIt(t *testing.T) {
 	require.NoError(t, held.Close())
 	require.NoError(t, publish(), "writes work again once the connection is free")
 }
+
+// TestPurgeUsesThePrimaryKey: the purge's select runs inside a write
+// transaction, so it must not scan every event to find none; it walks the
+// primary key (UUIDv7 ids are in creation order), in order, with no sort.
+func TestPurgeUsesThePrimaryKey(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, filepath.Join(t.TempDir(), "switchboard.db"), newSealer(t))
+	rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+purgeSQL, store.IDBefore(time.Now()), 1)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	joined := strings.Join(plan, "\n")
+	assert.Contains(t, joined, "INDEX sqlite_autoindex_events_1 (id<?)", "plan: %v", plan)
+	assert.NotContains(t, joined, "TEMP B-TREE", "no sort: plan: %v", plan)
+}
