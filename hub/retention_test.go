@@ -38,7 +38,7 @@ func openRetentionStore(t *testing.T) *sqlite.Store {
 
 func publishAt(t *testing.T, st store.Store, unifiedAPI string, at time.Time) string {
 	t.Helper()
-	ev := &event.Event{ID: store.NewID(), EventType: unifiedAPI + ".thing.created", UnifiedAPI: unifiedAPI,
+	ev := &event.Event{ID: store.NewIDAt(at), EventType: unifiedAPI + ".thing.created", UnifiedAPI: unifiedAPI,
 		ConsumerID: "acme", ServiceID: "dversum", EntityID: "e1", OccurredAt: store.Time(at), CreatedAt: store.Time(at)}
 	_, err := st.PublishEvent(t.Context(), store.AllConsumers(), ev)
 	require.NoError(t, err)
