@@ -45,6 +45,9 @@ var (
 	// ErrSecretUnreadable: a subscription's sealed signing secret does not
 	// open with this hub's master key (see Subscription.SecretUnreadable).
 	ErrSecretUnreadable = errors.New("signing secret cannot be opened with this master key")
+	// ErrSubscriptionDisabled: a test send to a subscription that is not
+	// enabled; no delivery to it would ever be tried.
+	ErrSubscriptionDisabled = errors.New("subscription is disabled")
 )
 
 // IdempotencyConflictError is a publish whose dedupe key names an event
@@ -412,6 +415,14 @@ type Events interface {
 	// for subscriptionID, which must exist in sc) plus one job.Fanout, and
 	// returns how many it created.
 	Replay(ctx context.Context, sc Scope, eventID, subscriptionID string) (int, error)
+	// SendTest stores ev (ID and CreatedAt set by the caller) with one
+	// pending delivery to subscriptionID only, plus one job.Fanout, in one
+	// transaction: the test send of POST /webhook/webhooks/{id}/test. Unlike
+	// PublishEvent, no other subscription gets the event. The subscription
+	// must be in sc (else ErrNotFound), enabled (else
+	// ErrSubscriptionDisabled) and match ev; ev.ConsumerID must be in sc
+	// (else ErrOutOfScope).
+	SendTest(ctx context.Context, sc Scope, subscriptionID string, ev *event.Event) (*Delivery, error)
 }
 
 // Delivery statuses.

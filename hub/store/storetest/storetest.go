@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Connections", connectionTests},
 		{"Tenancy", tenancyTests},
 		{"EventTypes", eventTypeTests},
+		{"SendTest", testSendTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			t.Parallel()
