@@ -220,6 +220,14 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 			}
 			return matrixRequest{path: "/webhook/webhooks/" + newSub(t, o.consumer)["id"].(string) + "/rotate-secret"}
 		}},
+		{method: "POST", route: "/webhook/webhooks/{id}/test", scope: "webhooks:write", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			// A fresh subscription unless attacking B's real one: each
+			// test send stores an event of the owner's.
+			if real {
+				return matrixRequest{path: "/webhook/webhooks/" + o.sub + "/test"}
+			}
+			return matrixRequest{path: "/webhook/webhooks/" + newSub(t, o.consumer)["id"].(string) + "/test"}
+		}},
 		{method: "POST", route: "/webhook/events", scope: "events:write", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/webhook/events", body: map[string]any{"event_type": "accounting.invoice.created",
 				"consumer_id": o.consumer, "entity_id": "inv_new"}}

@@ -290,6 +290,7 @@ func (s *server) routes() []Route {
 		{Method: http.MethodPatch, Path: "/webhook/webhooks/:id", Scope: write, Tenancy: Scoped, Handler: s.updateSubscription},
 		{Method: http.MethodDelete, Path: "/webhook/webhooks/:id", Scope: write, Tenancy: Scoped, Handler: s.deleteSubscription},
 		{Method: http.MethodPost, Path: "/webhook/webhooks/:id/rotate-secret", Scope: write, Tenancy: Scoped, Handler: s.rotateSecret},
+		{Method: http.MethodPost, Path: "/webhook/webhooks/:id/test", Scope: write, Tenancy: Scoped, Handler: s.testSubscription},
 
 		{Method: http.MethodPost, Path: "/webhook/events", Scope: publish, Tenancy: Scoped, Handler: s.publishEvent},
 		{Method: http.MethodGet, Path: "/webhook/events", Scope: read, Tenancy: Scoped, Handler: s.listEvents},
