@@ -147,4 +147,3 @@ func testType(voc event.Vocabulary, sub *store.Subscription, consumer, name stri
 	}
 	return taken[0], nil
 }
-

@@ -93,6 +93,7 @@ type Store interface {
 	Connections
 	Meta
 	EventTypes
+	Recoveries
 }
 
 // Meta holds facts about the database itself rather than consumer data.
