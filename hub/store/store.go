@@ -76,7 +76,8 @@ type Store interface {
 	// StartQueue creates and starts the River client that works jobs with
 	// cfg.Workers, after queueing a job.Fanout for every event whose pending
 	// deliveries have had no try and no fan-out job (see Dispatcher). Until
-	// it is called, PublishEvent, Replay and RecordOutcomes return
+	// it is called, PublishEvent, Replay, SendTest, StartRecovery,
+	// RecoverBatch and RecordOutcomes return
 	// ErrQueueNotStarted. It may be called again after StopQueue.
 	StartQueue(ctx context.Context, cfg QueueConfig) error
 	// StopQueue stops fetching jobs and waits for running ones to finish
