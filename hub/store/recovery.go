@@ -104,7 +104,9 @@ const idSkew = 5 * time.Minute
 // created_at condition is exact.
 func RecoveryIDRange(since, until time.Time) (lo, hi string) {
 	prefix := func(t time.Time) string {
-		ms := max(t.UnixMilli(), 0)
+		// A UUIDv7 timestamp is 48 bits: clamp so the prefix keeps its
+		// width and compares as the ids do.
+		ms := min(max(t.UnixMilli(), 0), 1<<48-1)
 		return fmt.Sprintf("%08x-%04x", ms>>16, ms&0xffff)
 	}
 	return prefix(since.Add(-idSkew)), prefix(until.Add(idSkew))
