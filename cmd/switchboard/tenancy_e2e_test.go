@@ -191,6 +191,7 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 		return map[string]any{"unified_api": "accounting", "status": "enabled", "events": []string{"*"},
 			"delivery_url": rcv.URL + "/new", "consumer_id": owner.consumer}
 	}
+	recoveries := map[string]string{} // a recovery of each consumer's, made on first use
 	cases := []matrixCase{
 		{method: "POST", route: "/webhook/webhooks", scope: "webhooks:write", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/webhook/webhooks", body: subBody(o)}
@@ -219,6 +220,30 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 				return matrixRequest{path: "/webhook/webhooks/" + o.sub + "/rotate-secret"}
 			}
 			return matrixRequest{path: "/webhook/webhooks/" + newSub(t, o.consumer)["id"].(string) + "/rotate-secret"}
+		}},
+		{method: "POST", route: "/webhook/webhooks/{id}/test", scope: "webhooks:write", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			// A fresh subscription unless attacking B's real one: each
+			// test send stores an event of the owner's.
+			if real {
+				return matrixRequest{path: "/webhook/webhooks/" + o.sub + "/test"}
+			}
+			return matrixRequest{path: "/webhook/webhooks/" + newSub(t, o.consumer)["id"].(string) + "/test"}
+		}},
+		{method: "POST", route: "/webhook/webhooks/{id}/recover", scope: "webhooks:write", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			// A fresh subscription unless attacking B's real one: one
+			// recovery per subscription runs at a time.
+			body := map[string]any{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}
+			if real {
+				return matrixRequest{path: "/webhook/webhooks/" + o.sub + "/recover", body: body}
+			}
+			return matrixRequest{path: "/webhook/webhooks/" + newSub(t, o.consumer)["id"].(string) + "/recover", body: body}
+		}},
+		{method: "GET", route: "/webhook/recoveries/{id}", scope: "webhooks:read", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			if recoveries[o.consumer] == "" {
+				recoveries[o.consumer] = create(t, "", "POST", "/webhook/webhooks/"+newSub(t, o.consumer)["id"].(string)+"/recover",
+					map[string]any{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)})["id"].(string)
+			}
+			return matrixRequest{path: "/webhook/recoveries/" + recoveries[o.consumer]}
 		}},
 		{method: "POST", route: "/webhook/events", scope: "events:write", call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/webhook/events", body: map[string]any{"event_type": "accounting.invoice.created",

@@ -76,6 +76,10 @@ type Config struct {
 	// defaults.
 	MaxSubscriptionsPerConsumer int
 	MaxSubscriptions            int
+	// MaxRecoveryEvents caps the events one recovery delivers again; a
+	// larger range is a 422. Zero, or more than store.MaxRecoveryEvents
+	// (which the store enforces too): store.MaxRecoveryEvents.
+	MaxRecoveryEvents int
 	// Version is reported by /healthz.
 	Version string
 	// DefaultRetrySchedule is the hub's retry schedule (seconds between
@@ -134,6 +138,7 @@ type server struct {
 	maxEvents          int
 	maxSubsPerConsumer int
 	maxSubs            int
+	maxRecovery        int
 }
 
 var setModeOnce sync.Once
@@ -181,6 +186,7 @@ func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 		maxEvents:          cfg.MaxEventsPerSubscription,
 		maxSubsPerConsumer: cfg.MaxSubscriptionsPerConsumer,
 		maxSubs:            cfg.MaxSubscriptions,
+		maxRecovery:        cfg.MaxRecoveryEvents,
 	}
 	switch {
 	case s.minRetryDelay == 0:
@@ -196,6 +202,9 @@ func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 	}
 	if s.maxSubs <= 0 {
 		s.maxSubs = DefaultMaxSubscriptions
+	}
+	if s.maxRecovery <= 0 || s.maxRecovery > store.MaxRecoveryEvents {
+		s.maxRecovery = store.MaxRecoveryEvents
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -298,6 +307,12 @@ func (s *server) routes() []Route {
 		{Method: http.MethodPatch, Path: "/webhook/webhooks/:id", Scope: write, Tenancy: Scoped, Handler: s.updateSubscription},
 		{Method: http.MethodDelete, Path: "/webhook/webhooks/:id", Scope: write, Tenancy: Scoped, Handler: s.deleteSubscription},
 		{Method: http.MethodPost, Path: "/webhook/webhooks/:id/rotate-secret", Scope: write, Tenancy: Scoped, Handler: s.rotateSecret},
+		{Method: http.MethodPost, Path: "/webhook/webhooks/:id/test", Scope: write, Tenancy: Scoped, Handler: s.testSubscription},
+		// Recovery re-sends up to store.MaxRecoveryEvents deliveries to one
+		// subscription: an act on the subscription, for whoever manages it,
+		// not for a key that may only publish events (events:write).
+		{Method: http.MethodPost, Path: "/webhook/webhooks/:id/recover", Scope: write, Tenancy: Scoped, Handler: s.recoverSubscription},
+		{Method: http.MethodGet, Path: "/webhook/recoveries/:id", Scope: read, Tenancy: Scoped, Handler: s.getRecovery},
 
 		{Method: http.MethodPost, Path: "/webhook/events", Scope: publish, Tenancy: Scoped, Handler: s.publishEvent},
 		{Method: http.MethodGet, Path: "/webhook/events", Scope: read, Tenancy: Scoped, Handler: s.listEvents},

@@ -20,11 +20,15 @@ import (
 // cancels the job mid-way.
 const recordTimeout = 30 * time.Second
 
-// Register adds the fan-out and retry workers. Call it before the queue
-// starts (store.QueueConfig.Workers).
+// Register adds the fan-out and retry workers, and the bulk recovery worker
+// when the store keeps recoveries (every store.Store does). Call it before
+// the queue starts (store.QueueConfig.Workers).
 func (s *Service) Register(w *river.Workers) {
 	river.AddWorker(w, &fanoutWorker{s: s})
 	river.AddWorker(w, &retryWorker{s: s})
+	if rec, ok := s.store.(Recoverer); ok {
+		river.AddWorker(w, &recoverWorker{s: s, rec: rec})
+	}
 }
 
 // fanoutWorker makes the first try of every delivery of one event.

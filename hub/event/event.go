@@ -18,6 +18,7 @@ const (
 	SourceNative  = "native"  // a provider pushed it to the hub
 	SourceVirtual = "virtual" // the hub polled the provider for it
 	SourceAPI     = "api"     // an application published it through POST /webhook/events
+	SourceTest    = "test"    // POST /webhook/webhooks/{id}/test sent the catalogue example
 )
 
 // Event is a stored unified event. Everything a delivery needs is here, so a

@@ -23,3 +23,15 @@ type Retry struct {
 
 // Kind is River's name for the job; it is stored in the queue, never change it.
 func (Retry) Kind() string { return "retry" }
+
+// Recover works one bulk recovery (POST /webhook/webhooks/{id}/recover) in
+// batches: each run of the job creates the deliveries of one batch of
+// events in one short transaction, then snoozes to run again at once until
+// the range is done. The recovery row holds the cursor, so a run cut off by
+// a crash resumes where the last committed batch ended.
+type Recover struct {
+	RecoveryID string `json:"recovery_id"`
+}
+
+// Kind is River's name for the job; it is stored in the queue, never change it.
+func (Recover) Kind() string { return "recover" }

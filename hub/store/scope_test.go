@@ -87,6 +87,8 @@ var unscoped = map[string]string{
 	"FanoutTargets":             "queue worker: acts for the hub on an id from its own job",
 	"RetryTarget":               "queue worker: acts for the hub on an id from its own job",
 	"RecordOutcomes":            "queue worker: acts for the hub on ids from its own job",
+	"RecoverBatch":              "queue worker: acts for the hub on the id of its own job (StartRecovery checked the scope)",
+	"FailRecovery":              "queue worker: gives up on the recovery of its own job",
 	"CountSubscriptions":        "caps: counts only, never returns or changes rows",
 	"MasterKeyFingerprint":      "start-up: the hub's own master key check",
 	"ClaimMasterKeyFingerprint": "start-up: the hub's own master key check",

@@ -45,6 +45,9 @@ var (
 	// ErrSecretUnreadable: a subscription's sealed signing secret does not
 	// open with this hub's master key (see Subscription.SecretUnreadable).
 	ErrSecretUnreadable = errors.New("signing secret cannot be opened with this master key")
+	// ErrSubscriptionDisabled: a test send to a subscription that is not
+	// enabled; no delivery to it would ever be tried.
+	ErrSubscriptionDisabled = errors.New("subscription is disabled")
 )
 
 // IdempotencyConflictError is a publish whose dedupe key names an event
@@ -73,7 +76,8 @@ type Store interface {
 	// StartQueue creates and starts the River client that works jobs with
 	// cfg.Workers, after queueing a job.Fanout for every event whose pending
 	// deliveries have had no try and no fan-out job (see Dispatcher). Until
-	// it is called, PublishEvent, Replay and RecordOutcomes return
+	// it is called, PublishEvent, Replay, SendTest, StartRecovery,
+	// RecoverBatch and RecordOutcomes return
 	// ErrQueueNotStarted. It may be called again after StopQueue.
 	StartQueue(ctx context.Context, cfg QueueConfig) error
 	// StopQueue stops fetching jobs and waits for running ones to finish
@@ -91,6 +95,7 @@ type Store interface {
 	Meta
 	EventTypes
 	Retention
+	Recoveries
 }
 
 // Retention removes consumer data: old rows in the background (Purge) and
@@ -486,6 +491,14 @@ type Events interface {
 	// for subscriptionID, which must exist in sc) plus one job.Fanout, and
 	// returns how many it created.
 	Replay(ctx context.Context, sc Scope, eventID, subscriptionID string) (int, error)
+	// SendTest stores ev (ID and CreatedAt set by the caller) with one
+	// pending delivery to subscriptionID only, plus one job.Fanout, in one
+	// transaction: the test send of POST /webhook/webhooks/{id}/test. Unlike
+	// PublishEvent, no other subscription gets the event. The subscription
+	// must be in sc (else ErrNotFound), enabled (else
+	// ErrSubscriptionDisabled) and match ev; ev.ConsumerID must be in sc
+	// (else ErrOutOfScope).
+	SendTest(ctx context.Context, sc Scope, subscriptionID string, ev *event.Event) (*Delivery, error)
 }
 
 // Delivery statuses.

@@ -484,3 +484,66 @@ func (s *Store) Replay(ctx context.Context, sc store.Scope, eventID, subscriptio
 	}
 	return n, nil
 }
+
+// SendTest stores ev with one pending delivery to subscriptionID alone and
+// its fan-out job, in one transaction. The delivery is inserted as every
+// other is (insertDeliveries), holding the subscription's gate.
+func (s *Store) SendTest(ctx context.Context, sc store.Scope, subscriptionID string, ev *event.Event) (*store.Delivery, error) {
+	if err := store.CheckScope(sc, "sending a test event", ev.ConsumerID); err != nil {
+		return nil, err
+	}
+	if _, err := s.queue(); err != nil {
+		return nil, err
+	}
+	if err := store.PrepareTestEvent(ev); err != nil {
+		return nil, err
+	}
+	var entity *string
+	if len(ev.Entity) > 0 {
+		e := string(ev.Entity)
+		entity = &e
+	}
+	var dedupe *string
+	if ev.DedupeKey != "" {
+		dedupe = &ev.DedupeKey
+	}
+	now := store.Now()
+	subWhere := byID(subscriptionID, "consumer_id", sc)
+	var d *store.Delivery
+	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		sub, err := scanSubscription(w.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions`+subWhere.Clause(), subWhere.Args()...))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("subscription", subscriptionID)
+		}
+		if err != nil {
+			return fmt.Errorf("loading subscription %s: %w", subscriptionID, err)
+		}
+		if err := store.CheckTestTarget(sub, ev); err != nil {
+			return err
+		}
+		if _, err := w.Exec(ctx, `INSERT INTO events (`+eventColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text::json, $16, $17)`,
+			ev.ID, ev.EventType, ev.BaseEventType, ev.UnifiedAPI, ev.ServiceID, ev.ConsumerID,
+			ev.ConnectionID, ev.EntityID, ev.EntityType, ev.EntityURL, ev.DownstreamEventType, ev.EventSource,
+			ev.OccurredAt, ev.CreatedAt, entity, dedupe, ev.RequestHash); err != nil {
+			return fmt.Errorf("inserting event %s: %w", ev.ID, err)
+		}
+		deliveryOf, err := insertDeliveries(ctx, w, []newDelivery{{eventID: ev.ID, subID: subscriptionID}}, now)
+		if err != nil {
+			return err
+		}
+		id, ok := deliveryOf[[2]string{ev.ID, subscriptionID}]
+		if !ok {
+			// Disabled or deleted between the read and the insert's gate.
+			return fmt.Errorf("subscription %s: %w", subscriptionID, store.ErrSubscriptionDisabled)
+		}
+		w.enqueue(job.Fanout{EventID: ev.ID}, store.FanoutInsertOpts())
+		d = &store.Delivery{ID: id, EventID: ev.ID, SubscriptionID: subscriptionID,
+			Status: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sending test event %s to subscription %s: %w", ev.ID, subscriptionID, unavailable(err))
+	}
+	return d, nil
+}

@@ -304,3 +304,46 @@ func (s *Store) Replay(ctx context.Context, sc store.Scope, eventID, subscriptio
 	}
 	return n, nil
 }
+
+// SendTest stores ev with one pending delivery to subscriptionID alone and
+// its fan-out job, in one transaction.
+func (s *Store) SendTest(ctx context.Context, sc store.Scope, subscriptionID string, ev *event.Event) (*store.Delivery, error) {
+	if err := store.CheckScope(sc, "sending a test event", ev.ConsumerID); err != nil {
+		return nil, err
+	}
+	if _, err := s.queue(); err != nil {
+		return nil, err
+	}
+	if err := store.PrepareTestEvent(ev); err != nil {
+		return nil, err
+	}
+	now := store.Now()
+	subWhere := byID(subscriptionID, "consumer_id", sc)
+	var d *store.Delivery
+	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
+		sub, err := scanSubscription(w.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions`+subWhere.Clause(), subWhere.Args()...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("subscription", subscriptionID)
+		}
+		if err != nil {
+			return fmt.Errorf("loading subscription %s: %w", subscriptionID, err)
+		}
+		if err := store.CheckTestTarget(sub, ev); err != nil {
+			return err
+		}
+		if _, err := w.ExecContext(ctx, insertEventSQL, eventArgs(ev)...); err != nil {
+			return fmt.Errorf("inserting event %s: %w", ev.ID, err)
+		}
+		ids, err := insertDeliveries(ctx, w, ev.ID, []string{subscriptionID}, now, true)
+		if err != nil {
+			return err
+		}
+		d = &store.Delivery{ID: ids[0], EventID: ev.ID, SubscriptionID: subscriptionID,
+			Status: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sending test event %s to subscription %s: %w", ev.ID, subscriptionID, err)
+	}
+	return d, nil
+}

@@ -79,6 +79,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tenancy", tenancyTests},
 		{"EventTypes", eventTypeTests},
 		{"Retention", retentionTests},
+		{"SendTest", testSendTests},
+		{"Recovery", recoveryTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			t.Parallel()

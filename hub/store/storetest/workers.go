@@ -10,7 +10,8 @@ import (
 	"github.com/switchboardhq/switchboard/hub/job"
 )
 
-// Workers returns River workers for job.Fanout and job.Retry that do nothing
+// Workers returns River workers for job.Fanout, job.Retry and job.Recover
+// that do nothing
 // but record that they ran. Start the queue of every store handed to Run
 // with them: the suite checks through them that the jobs a store inserts
 // inside its transactions really reach River and get worked.
@@ -28,6 +29,10 @@ func Workers() *river.Workers {
 		worked.retry(j.Args)
 		return nil
 	}))
+	river.AddWorker(workers, river.WorkFunc(func(_ context.Context, j *river.Job[job.Recover]) error {
+		worked.recovery(j.Args.RecoveryID)
+		return nil
+	}))
 	return workers
 }
 
@@ -38,12 +43,30 @@ func FanoutsWorked(eventID string) int { return worked.fanouts(eventID) }
 // run for deliveryID, in the order they ran.
 func RetriesWorked(deliveryID string) []int { return worked.retries(deliveryID) }
 
-var worked = &record{byEvent: map[string]int{}, byDelivery: map[string][]int{}}
+// RecoveryJobsWorked reports how many job.Recover jobs for recoveryID have
+// run. The suite drives a recovery's batches itself (RecoverBatch); the
+// worker only proves StartRecovery's job reaches River.
+func RecoveryJobsWorked(recoveryID string) int { return worked.recoveries(recoveryID) }
+
+var worked = &record{byEvent: map[string]int{}, byDelivery: map[string][]int{}, byRecovery: map[string]int{}}
 
 type record struct {
 	mu         sync.Mutex
 	byEvent    map[string]int
 	byDelivery map[string][]int
+	byRecovery map[string]int
+}
+
+func (r *record) recovery(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byRecovery[id]++
+}
+
+func (r *record) recoveries(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byRecovery[id]
 }
 
 func (r *record) fanout(eventID string) {
