@@ -65,7 +65,9 @@ func NewIDAt(t time.Time) string {
 // t through the primary key, with no index on a creation time.
 func IDBefore(t time.Time) string {
 	var u uuid.UUID
-	ms := uint64(t.UnixMilli())
+	// A UUIDv7 timestamp is 48 bits: clamp so the id keeps its width and
+	// compares as the ids do.
+	ms := uint64(min(max(t.UnixMilli(), 0), 1<<48-1))
 	for i := 0; i < 6; i++ {
 		u[i] = byte(ms >> (40 - 8*i))
 	}

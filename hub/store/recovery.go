@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -103,13 +102,7 @@ const idSkew = 5 * time.Minute
 // index of its own on created_at. The bounds are loose by idSkew; the
 // created_at condition is exact.
 func RecoveryIDRange(since, until time.Time) (lo, hi string) {
-	prefix := func(t time.Time) string {
-		// A UUIDv7 timestamp is 48 bits: clamp so the prefix keeps its
-		// width and compares as the ids do.
-		ms := min(max(t.UnixMilli(), 0), 1<<48-1)
-		return fmt.Sprintf("%08x-%04x", ms>>16, ms&0xffff)
-	}
-	return prefix(since.Add(-idSkew)), prefix(until.Add(idSkew))
+	return IDBefore(since.Add(-idSkew)), IDBefore(until.Add(idSkew))
 }
 
 // RecoveryDone reports whether a batch that read n events (of at most

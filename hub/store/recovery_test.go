@@ -20,6 +20,6 @@ func TestRecoveryIDRange(t *testing.T) {
 	_, hi = store.RecoveryIDRange(now.Add(-2*time.Hour), now.Add(-time.Hour))
 	assert.GreaterOrEqual(t, id, hi, "an id made after the range is above it")
 	lo, hi = store.RecoveryIDRange(time.Unix(-1e9, 0), time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC))
-	assert.Equal(t, "00000000-0000", lo, "clamped at the epoch")
-	assert.Equal(t, "ffffffff-ffff", hi, "clamped at the largest 48-bit timestamp")
+	assert.Equal(t, "00000000-0000-7000-8000-000000000000", lo, "clamped at the epoch")
+	assert.Equal(t, "ffffffff-ffff-7000-8000-000000000000", hi, "clamped at the largest 48-bit timestamp")
 }
