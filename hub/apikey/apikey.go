@@ -178,11 +178,3 @@ func Bootstrap(plaintext string) *store.APIKey {
 		Scopes: slices.Clone(AllScopes),
 	}
 }
-
-// Allows reports whether k grants scope. Admin grants everything.
-func Allows(k *store.APIKey, scope string) bool {
-	if k == nil {
-		return false
-	}
-	return slices.Contains(k.Scopes, ScopeAdmin) || slices.Contains(k.Scopes, scope)
-}

@@ -138,34 +138,9 @@ func TestBootstrap(t *testing.T) {
 	assert.True(t, apikey.Verify(k, "any string at all"))
 	assert.False(t, apikey.Verify(k, "any string at al"))
 	assert.False(t, apikey.Verify(k, ""))
-	for _, s := range apikey.AllScopes {
-		assert.True(t, apikey.Allows(k, s), "bootstrap key allows %s", s)
-	}
+	assert.Equal(t, apikey.AllScopes, k.Scopes, "the bootstrap key has every scope")
 	_, err := apikey.Parse(k.ID)
 	assert.Error(t, err, "the bootstrap id can never be a generated id")
-}
-
-func TestAllows(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		scopes []string
-		scope  string
-		want   bool
-	}{
-		{name: "exact", scopes: []string{"webhooks:read"}, scope: "webhooks:read", want: true},
-		{name: "other scope", scopes: []string{"webhooks:read"}, scope: "webhooks:write", want: false},
-		{name: "read does not imply write", scopes: []string{"webhooks:read", "events:write"}, scope: "webhooks:write", want: false},
-		{name: "admin implies all", scopes: []string{"admin"}, scope: "connections:write", want: true},
-		{name: "no scopes", scopes: nil, scope: "webhooks:read", want: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			assert.Equal(t, tt.want, apikey.Allows(&store.APIKey{Scopes: tt.scopes}, tt.scope))
-		})
-	}
-	assert.False(t, apikey.Allows(nil, "webhooks:read"))
 }
 
 func TestValidScope(t *testing.T) {
