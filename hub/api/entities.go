@@ -50,7 +50,9 @@ func entityOfPath(unifiedAPI, plural string) (string, []string) {
 // getEntity serves an event's entity_url: the newest stored state of one
 // entity of the consumer (a bound credential's own, or the one an unbound
 // key names in x-consumer-id, since entity ids are the providers' and may
-// repeat across consumers).
+// repeat across consumers). The lookup walks the consumer's events newest
+// first (events_consumer_id) rather than an index of its own on entity_id,
+// which every publish would have to maintain.
 func (s *server) getEntity(c *gin.Context) {
 	unifiedAPI, plural, id := c.Param("unified_api"), c.Param("entity_plural"), c.Param("id")
 	entityType, known := entityOfPath(unifiedAPI, plural)
