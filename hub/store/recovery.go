@@ -110,3 +110,26 @@ func RecoveryIDRange(since, until time.Time) (lo, hi string) {
 func RecoveryDone(r *Recovery, n int) bool {
 	return n < RecoveryBatch || r.Done >= MaxRecoveryEvents
 }
+
+// recoverableCountPage is how many events one read of a count scans.
+const recoverableCountPage = 5000
+
+// CountRecoverablePages is CountRecoverable's loop for every store: it reads
+// pages of events (read returns how many of a page were eligible, how many
+// it scanned and the last id, the next page's cursor) until a short page or
+// past limit, and answers at most limit+1.
+func CountRecoverablePages(limit int, read func(cursor string, page int) (eligible, scanned int, last string, err error)) (int, error) {
+	n, cursor := 0, ""
+	for n <= limit {
+		eligible, scanned, last, err := read(cursor, recoverableCountPage)
+		if err != nil {
+			return 0, err
+		}
+		n += eligible
+		if scanned < recoverableCountPage {
+			break
+		}
+		cursor = last
+	}
+	return min(n, limit+1), nil
+}

@@ -70,9 +70,6 @@ func eligibleEvents(ctx context.Context, q querier, sub *store.SealedSubscriptio
 	return ids, read, last, nil
 }
 
-// countPage is how many events one read of CountRecoverable scans.
-const countPage = 5000
-
 // CountRecoverable counts the eligible events, stopping at limit+1.
 func (s *Store) CountRecoverable(ctx context.Context, sc store.Scope, subscriptionID string, since, until time.Time, limit int) (int, error) {
 	w := byID(subscriptionID, "consumer_id", sc)
@@ -84,19 +81,13 @@ func (s *Store) CountRecoverable(ctx context.Context, sc store.Scope, subscripti
 		return 0, fmt.Errorf("loading subscription %s: %w", subscriptionID, unavailable(err))
 	}
 	since = store.RecoveryStart(since, sub.CreatedAt)
-	n, cursor := 0, ""
-	for n <= limit {
-		ids, read, last, err := eligibleEvents(ctx, s.pool, sub, since, until, cursor, countPage)
+	return store.CountRecoverablePages(limit, func(cursor string, page int) (int, int, string, error) {
+		ids, read, last, err := eligibleEvents(ctx, s.pool, sub, since, until, cursor, page)
 		if err != nil {
-			return 0, unavailable(err)
+			return 0, 0, "", unavailable(err)
 		}
-		n += len(ids)
-		if read < countPage {
-			break
-		}
-		cursor = last
-	}
-	return min(n, limit+1), nil
+		return len(ids), read, last, nil
+	})
 }
 
 // StartRecovery stores a running recovery and its job. The partial unique
