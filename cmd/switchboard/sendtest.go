@@ -39,7 +39,8 @@ provider -> hub -> subscriber without a provider account.
 
 The body is the sample of --event (the samples shipped in testdata/, with a
 fresh id and time each send) or, with --file PATH, a native payload of your
-own, sent byte for byte (for any connector, plugins included). --list shows
+own (for any connector, plugins included; its top-level timestamp/created_at
+and id/event_id/eventId/message_id are renewed like a sample's unless --as-is). --list shows
 a connector's samples and native event types.
 
 The connection is looked up through the running hub when an API key is given
@@ -65,6 +66,7 @@ in --header.`,
 	f.StringVar(&o.connector, "connector", "", "connector (service id) for --list when there is no connection yet")
 	f.StringVar(&o.event, "event", "", "the provider's native event type whose sample is sent (default: invoice.paid for dversum, else the first sample)")
 	f.StringVar(&o.file, "file", "", "send this file's native payload as is instead of a sample")
+	f.BoolVar(&o.asIs, "as-is", false, "send --file byte for byte (default: its top-level time and event id fields are renewed, as for samples)")
 	f.BoolVar(&o.list, "list", false, "list the connector's samples and native event types, send nothing")
 	f.StringVar(&o.hubURL, "hub-url", "", "base URL of the running hub (env SWITCHBOARD_HUB_URL; default $SWITCHBOARD_PUBLIC_URL or http://$SWITCHBOARD_ADDR)")
 	f.StringVar(&o.apiKey, "api-key", "", "API key to look the connection up through the hub (env SWITCHBOARD_API_KEY; connections:read)")
@@ -93,7 +95,7 @@ type sendTestOptions struct {
 	hmacHeader                                                              string
 	dataDir, databaseURL, masterKeyFile                                     string
 	headers                                                                 []string
-	list                                                                    bool
+	list, asIs                                                              bool
 }
 
 // maxFileBody caps a --file payload: far above any provider's webhook and
@@ -135,6 +137,13 @@ func (o *sendTestOptions) run(c *cobra.Command) error {
 			return fmt.Errorf("--file %s is empty", o.file)
 		}
 		body = b
+		if !o.asIs {
+			// Like a sample: a fresh time and event id, so the hub's
+			// replay window and deduplication take it as a new event.
+			if fresh, err := restamp(b, time.Now().UTC()); err == nil {
+				body = fresh
+			}
+		}
 	}
 	if o.list {
 		return o.printList(c)
@@ -405,7 +414,7 @@ func restamp(body []byte, now time.Time) ([]byte, error) {
 			m["timestamp"] = ts
 		}
 	}
-	for _, k := range []string{"message_id", "eventId", "event_id"} {
+	for _, k := range []string{"message_id", "eventId", "event_id", "id"} {
 		if _, ok := m[k]; ok {
 			id, _ := json.Marshal(store.NewID())
 			m[k] = id

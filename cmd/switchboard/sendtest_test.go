@@ -35,6 +35,8 @@ func TestRestampGivesSamplesAFreshIdentity(t *testing.T) {
 			[]string{"message_id", "created_at"}, []string{"event", "data"}, "created_at"},
 		{"deskera", `{"eventType":"CREATE_INVOICE","eventId":"e-1","timestamp":"2024-01-15T10:30:00Z","data":{}}`,
 			[]string{"eventId", "timestamp"}, []string{"eventType", "data"}, "timestamp"},
+		{"connector init", `{"id":"evt_1","type":"invoice.paid","created_at":"2024-01-15T10:30:00Z","data":{}}`,
+			[]string{"id", "created_at"}, []string{"type", "data"}, "created_at"},
 		{"no time field", `{"event":"x"}`, nil, []string{"event"}, "timestamp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
