@@ -462,8 +462,11 @@ and point the replace there, or run BACKTICKgo mod vendorBACKTICK and commit BAC
     go build -o plugins.d/switchboard-connector-__NAME__ .
     (cd plugins.d && sha256sum switchboard-connector-__NAME__ > switchboard-connector-__NAME__.sha256)
 
+    # the hub: its mappings plus this connector's (switchboard is the binary
+    # built in the checkout: go build -o switchboard ./cmd/switchboard)
     mkdir -p hub-mappings && cp __SDK__/mappings/*.json mappings/__NAME__.json hub-mappings/
-    switchboard serve --plugins-dir plugins.d --mappings-dir hub-mappings
+    switchboard serve --allow-private-destinations --plugins-dir plugins.d --mappings-dir hub-mappings
+    export SB_KEY=sb_...   # the admin key it prints on its first start
 
     # a connection: the answer carries webhook_url and signing_secret
     curl -s http://127.0.0.1:8080/vault/connections -H "Authorization: Bearer $SB_KEY" \
