@@ -241,10 +241,15 @@ func (o *sendTestOptions) resolve(ctx context.Context) (*target, error) {
 		WebhookURL string `json:"webhook_url"`
 	}
 	if err := h.call(ctx, http.MethodGet, "/vault/connections/"+url.PathEscape(o.connID), nil, &conn); err != nil {
-		if strings.Contains(err.Error(), "x-consumer-id") || o.consumer == "" {
+		if strings.Contains(err.Error(), "x-consumer-id") && o.consumer == "" {
+			// An unbound key that named no consumer: the store on this
+			// machine, if there is one, knows the connection anyway.
+			if t, serr := o.resolveFromStore(ctx); serr == nil {
+				return t, nil
+			}
 			return nil, fmt.Errorf("--connection %s: %w (an unbound key names the connection's consumer with --consumer)", o.connID, err)
 		}
-		return nil, fmt.Errorf("--connection %s: %w", o.connID, err)
+		return nil, fmt.Errorf("--connection %s: %w (is the hub running? --hub-url)", o.connID, err)
 	}
 	if conn.WebhookURL == "" {
 		return nil, fmt.Errorf("--connection %s: the hub's answer has no webhook_url", o.connID)

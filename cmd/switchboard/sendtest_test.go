@@ -75,7 +75,7 @@ func TestSendTestEventKeepsTheTokenOutOfErrors(t *testing.T) {
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
 	// Nothing listens there: the POST fails before any answer.
-	cmd.SetArgs([]string{"send-test-event", "--connection", conn.ID, "--data-dir", dir, "--hub-url", "http://" + freeAddr(t)})
+	cmd.SetArgs([]string{"send-test-event", "--connection", conn.ID, "--data-dir", dir, "--hub-url", "http://" + freeAddr(t), "--api-key", ""})
 	err := cmd.ExecuteContext(ctx)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is it running?")
@@ -137,6 +137,12 @@ func TestSendTestEventThroughTheHubAPI(t *testing.T) {
 	out, err = runCLI(t, append(base, "--signing-secret", "not-the-secret")...)
 	require.Error(t, err, out)
 	assert.Contains(t, out, "401")
+
+	// An unbound key naming no consumer, and no store here to fall back on.
+	_, err = runCLI(t, "send-test-event", "--connection", connID, "--hub-url", "http://"+hub.addr, "--api-key", hub.key,
+		"--data-dir", noStore, "--file", file, "--signing-secret", secret)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--consumer")
 
 	out, err = runCLI(t, "send-test-event", "--connection", connID, "--hub-url", "http://"+hub.addr, "--api-key", hub.key, "--list", "--consumer", "acme")
 	require.NoError(t, err, out)
