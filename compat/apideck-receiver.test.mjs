@@ -66,10 +66,12 @@ function receiver () {
   }
 }
 
-async function api (method, path, body) {
+async function api (method, path, body, consumer) {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
+  if (consumer) headers['x-consumer-id'] = consumer
   const res = await fetch(hub + path, {
     method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body)
   })
   const json = await res.json()
@@ -78,11 +80,14 @@ async function api (method, path, body) {
 
 const apideckRcv = receiver()
 const standardRcv = receiver()
-let apideckSub, standardSub, eventID, example
+const vaultRcv = receiver()
+const wildcardRcv = receiver()
+let apideckSub, standardSub, vaultSub, wildcardSub, eventID, example
 
 before(async () => {
   assert.ok(hub && key, 'SWITCHBOARD_URL and SWITCHBOARD_KEY must name a running hub')
-  const [apideckURL, standardURL] = await Promise.all([apideckRcv.listen(), standardRcv.listen()])
+  const [apideckURL, standardURL, vaultURL, wildcardURL] = await Promise.all(
+    [apideckRcv.listen(), standardRcv.listen(), vaultRcv.listen(), wildcardRcv.listen()])
   let r = await api('POST', '/webhook/webhooks', {
     unified_api: 'accounting', status: 'enabled', delivery_url: apideckURL, events: [eventType],
     delivery_format: 'apideck', signing_key: apiKey
@@ -94,6 +99,18 @@ before(async () => {
   })
   assert.equal(r.status, 201, JSON.stringify(r.json))
   standardSub = r.json.data
+  r = await api('POST', '/webhook/webhooks', {
+    unified_api: 'vault', status: 'enabled', delivery_url: vaultURL, consumer_id: 'acme',
+    events: ['vault.connection.created', 'vault.connection.callable', 'vault.connection.deleted'],
+    delivery_format: 'apideck', signing_key: apiKey
+  })
+  assert.equal(r.status, 201, JSON.stringify(r.json))
+  vaultSub = r.json.data
+  r = await api('POST', '/webhook/webhooks', {
+    unified_api: '*', status: 'enabled', delivery_url: wildcardURL, events: ['*']
+  })
+  assert.equal(r.status, 201, JSON.stringify(r.json))
+  wildcardSub = r.json.data
 
   r = await api('GET', `/webhook/event-types/${eventType}`)
   assert.equal(r.status, 200, JSON.stringify(r.json))
@@ -107,7 +124,7 @@ before(async () => {
 })
 
 after(async () => {
-  await Promise.all([apideckRcv.close(), standardRcv.close()])
+  await Promise.all([apideckRcv.close(), standardRcv.close(), vaultRcv.close(), wildcardRcv.close()])
 })
 
 test('the apideck subscription is write-only about its key', () => {
@@ -155,4 +172,35 @@ test('a test send to the apideck subscription verifies too', async () => {
   const d = await apideckRcv.wait(2, 'apideck test delivery')
   assert.equal(d.headers['x-apideck-idempotency-key'], r.json.data.event_id)
   assert.ok(verifySignature(d.body, d.headers['x-apideck-signature'], apiKey))
+})
+
+test('connection changes are vault.connection.* events, delivered by name only', async () => {
+  let r = await api('POST', '/vault/connections', { service_id: 'dversum' }, 'acme')
+  assert.equal(r.status, 201, JSON.stringify(r.json))
+  const connID = r.json.data.id
+  r = await api('DELETE', `/vault/connections/${connID}`, undefined, 'acme')
+  assert.equal(r.status, 200, JSON.stringify(r.json))
+
+  const seen = []
+  for (let n = 1; n <= 3; n++) {
+    const d = await vaultRcv.wait(n, 'vault event delivery')
+    assert.ok(verifySignature(d.body, d.headers['x-apideck-signature'], apiKey), 'apideck signature verifies')
+    const { payload } = JSON.parse(d.body)
+    assert.equal(payload.unified_api, 'vault')
+    assert.equal(payload.consumer_id, 'acme')
+    assert.equal(payload.service_id, 'dversum')
+    assert.equal(payload.entity_id, connID)
+    assert.equal(payload.entity.id, connID)
+    assert.equal(payload.entity_type, 'connection')
+    assert.equal(d.headers['x-apideck-event-type'], payload.event_type)
+    seen.push(payload.event_type)
+
+    // Stored like any event, and "*" got no delivery of it.
+    const ev = await api('GET', `/webhook/events/${payload.event_id}`)
+    assert.equal(ev.status, 200, JSON.stringify(ev.json))
+    assert.deepEqual(ev.json.data.deliveries.map((x) => x.subscription_id), [vaultSub.id])
+    assert.ok(!ev.json.data.deliveries.some((x) => x.subscription_id === wildcardSub.id))
+  }
+  assert.deepEqual(seen.sort(), ['vault.connection.callable', 'vault.connection.created', 'vault.connection.deleted'])
+  assert.ok(wildcardRcv.got.every((d) => !JSON.parse(d.body).payload.event_type.startsWith('vault.')))
 })
