@@ -26,6 +26,9 @@ const (
 	MaxDeliveryURLLength = 2048
 	// MaxDescriptionLength bounds a subscription's description.
 	MaxDescriptionLength = 1000
+	// MaxSigningKeyLength bounds a subscription's signing_key (an Apideck
+	// API key is a few hundred characters at most).
+	MaxSigningKeyLength = 1024
 	// DefaultMaxEventsPerSubscription is how many event names one
 	// subscription may list unless Config.MaxEventsPerSubscription says
 	// otherwise.

@@ -32,6 +32,7 @@ type subscriptionView struct {
 	Events              []string `json:"events"`
 	ConsumerID          *string  `json:"consumer_id"`
 	RetrySchedule       []int    `json:"retry_schedule"`
+	DeliveryFormat      string   `json:"delivery_format"`
 	Secret              string   `json:"secret,omitempty"`
 	FailStreak          int      `json:"fail_streak"`
 	FailStreakStartedAt *string  `json:"fail_streak_started_at"`
@@ -55,6 +56,7 @@ func (s *server) subscriptionView(sub *store.Subscription, withSecret bool) subs
 		Events:              sub.Events,
 		ConsumerID:          nullable(sub.ConsumerID),
 		RetrySchedule:       sub.RetrySchedule,
+		DeliveryFormat:      sub.Format(),
 		FailStreak:          sub.FailStreak,
 		FailStreakStartedAt: timePtr(sub.FailStreakStartedAt),
 		LastFailedAt:        timePtr(sub.LastFailedAt),
@@ -89,22 +91,28 @@ type subscriptionRequest struct {
 	Events        []string `json:"events"`
 	ConsumerID    *string  `json:"consumer_id"`
 	RetrySchedule []int    `json:"retry_schedule"`
+	// DeliveryFormat and the write-only SigningKey: see checkFormat.
+	DeliveryFormat *string `json:"delivery_format"`
+	SigningKey     *string `json:"signing_key"`
 }
 
 // subscriptionPatch is the body of PATCH: unified_api is fixed at creation
 // (matching and the events list depend on it), so it is an unknown field here.
 type subscriptionPatch struct {
-	Description   *string  `json:"description"`
-	Status        *string  `json:"status"`
-	DeliveryURL   *string  `json:"delivery_url"`
-	Events        []string `json:"events"`
-	ConsumerID    *string  `json:"consumer_id"`
-	RetrySchedule []int    `json:"retry_schedule"`
+	Description    *string  `json:"description"`
+	Status         *string  `json:"status"`
+	DeliveryURL    *string  `json:"delivery_url"`
+	Events         []string `json:"events"`
+	ConsumerID     *string  `json:"consumer_id"`
+	RetrySchedule  []int    `json:"retry_schedule"`
+	DeliveryFormat *string  `json:"delivery_format"`
+	SigningKey     *string  `json:"signing_key"`
 }
 
 func (s *server) createSubscription(c *gin.Context) {
 	var req subscriptionRequest
-	if _, err := DecodeJSON(c, &req); err != nil {
+	fields, err := DecodeJSON(c, &req)
+	if err != nil {
 		WriteError(c, err)
 		return
 	}
@@ -167,6 +175,9 @@ func (s *server) createSubscription(c *gin.Context) {
 		errs = append(errs, s.checkRetrySchedule(req.RetrySchedule)...)
 		sub.RetrySchedule = req.RetrySchedule
 	}
+	_, setFormat := fields["delivery_format"]
+	_, setKey := fields["signing_key"]
+	errs = append(errs, applyFormat(sub, setFormat, req.DeliveryFormat, setKey, req.SigningKey)...)
 	if len(errs) > 0 {
 		WriteError(c, Invalid(errs...))
 		return
@@ -311,6 +322,9 @@ func (s *server) updateSubscription(c *gin.Context) {
 			sub.RetrySchedule = req.RetrySchedule
 		}
 	}
+	_, setFormat := fields["delivery_format"]
+	_, setKey := fields["signing_key"]
+	errs = append(errs, applyFormat(sub, setFormat, req.DeliveryFormat, setKey, req.SigningKey)...)
 	if len(errs) > 0 {
 		WriteError(c, Invalid(errs...))
 		return
@@ -384,6 +398,48 @@ func (s *server) rotateSecret(c *gin.Context) {
 		return
 	}
 	Respond(c, http.StatusOK, s.subscriptionView(sub, true))
+}
+
+// applyFormat sets a subscription's delivery_format and write-only
+// signing_key from a create or update request (set: the field was sent).
+// "standard" (Standard Webhooks) is the default; "apideck" needs a signing
+// key, the one the receiver verifies x-apideck-signature with (on Apideck,
+// its API key). A key is refused with the standard format, where nothing
+// would use it; null removes it.
+func applyFormat(sub *store.Subscription, setFormat bool, format *string, setKey bool, key *string) []FieldError {
+	var errs []FieldError
+	if setFormat {
+		switch {
+		case format == nil:
+			errs = append(errs, FieldError{"delivery_format", fmt.Sprintf("must be %s or %s, got null", store.FormatStandard, store.FormatApideck)})
+		case *format != store.FormatStandard && *format != store.FormatApideck:
+			errs = append(errs, FieldError{"delivery_format", fmt.Sprintf("must be %s or %s, got %q", store.FormatStandard, store.FormatApideck, *format)})
+		default:
+			sub.DeliveryFormat = *format
+		}
+	}
+	if setKey {
+		switch {
+		case key == nil:
+			sub.SigningKey = ""
+		case *key == "":
+			errs = append(errs, FieldError{"signing_key", "must not be empty; send null to remove it"})
+		case len(*key) > MaxSigningKeyLength:
+			errs = append(errs, FieldError{"signing_key", fmt.Sprintf("must be at most %d characters, got %d", MaxSigningKeyLength, len(*key))})
+		default:
+			sub.SigningKey = *key
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	switch {
+	case sub.Format() == store.FormatApideck && sub.SigningKey == "" && !sub.KeepsSealedSecrets():
+		return []FieldError{{"signing_key", "is required with delivery_format apideck: the key the receiver verifies x-apideck-signature with (on Apideck, your API key)"}}
+	case sub.Format() == store.FormatStandard && setKey && key != nil:
+		return []FieldError{{"signing_key", "is only used with delivery_format apideck; Standard Webhooks deliveries are signed with the subscription's secret"}}
+	}
+	return nil
 }
 
 func (s *server) checkURL(raw string) []FieldError {

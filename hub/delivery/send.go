@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/switchboardhq/switchboard/hub/signature"
+	"github.com/switchboardhq/switchboard/hub/store"
 )
 
 // drainLimit is how much of a long answer is read past ResponseBodyLimit so
@@ -29,6 +30,10 @@ type message struct {
 	eventType string
 	secrets   []string
 	body      []byte // shared by every delivery of the event: never modified
+	// format is the subscription's delivery format; signingKey keys its
+	// signature when that is store.FormatApideck.
+	format     string
+	signingKey string
 }
 
 // result is what one HTTP try learned.
@@ -97,8 +102,12 @@ func (s *Service) prepareRetry(req *http.Request) error {
 	return s.sign(req.Header, m)
 }
 
-// sign sets a fresh webhook-timestamp and its signature.
+// sign sets a fresh webhook-timestamp and its signature, or for an
+// Apideck-format subscription Apideck's headers.
 func (s *Service) sign(h http.Header, m *message) error {
+	if m.format == store.FormatApideck {
+		return signApideck(h, m)
+	}
 	ts := s.now()
 	sig, err := signature.Header(m.secrets, m.id, ts, m.body)
 	if err != nil {
@@ -127,8 +136,10 @@ func (s *Service) send(ctx context.Context, m *message) (res result) {
 	h := req.Header
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", s.cfg.UserAgent)
-	h.Set(signature.HeaderID, m.id)
-	h.Set("X-Event-Type", m.eventType)
+	if m.format != store.FormatApideck {
+		h.Set(signature.HeaderID, m.id)
+		h.Set("X-Event-Type", m.eventType)
+	}
 	if err := s.sign(h, m); err != nil {
 		res.err = err
 		return res

@@ -138,16 +138,16 @@ func (s *Service) Deliver(ctx context.Context, ev *event.Event, t *store.Target)
 //
 // A zero deadline means no budget: only ctx ends the run early.
 func (s *Service) deliverAll(ctx context.Context, ev *event.Event, targets []*store.Target, deadline time.Time) (outcomes []store.Outcome, cut bool, err error) {
-	// One encoding per attempt number, shared by every delivery.
-	bodies := map[int][]byte{}
+	// One encoding per attempt number and format, shared by every delivery.
+	bodies := map[bodyKey][]byte{}
 	for _, t := range targets {
-		n := t.Delivery.Attempts + 1
-		if _, ok := bodies[n]; !ok {
-			b, err := ev.Body(n)
+		k := bodyKey{t.Delivery.Attempts + 1, t.Subscription.Format()}
+		if _, ok := bodies[k]; !ok {
+			b, err := renderBody(ev, k)
 			if err != nil {
 				return nil, false, err
 			}
-			bodies[n] = b
+			bodies[k] = b
 		}
 	}
 
@@ -160,12 +160,15 @@ func (s *Service) deliverAll(ctx context.Context, ev *event.Event, targets []*st
 			for i := range work {
 				t := targets[i]
 				n := t.Delivery.Attempts + 1
+				format := t.Subscription.Format()
 				res := s.send(ctx, &message{
-					url:       t.Subscription.DeliveryURL,
-					id:        ev.ID,
-					eventType: ev.EventType,
-					secrets:   s.secrets(&t.Subscription),
-					body:      bodies[n],
+					url:        t.Subscription.DeliveryURL,
+					id:         ev.ID,
+					eventType:  ev.EventType,
+					secrets:    s.secrets(&t.Subscription),
+					body:       bodies[bodyKey{n, format}],
+					format:     format,
+					signingKey: t.Subscription.SigningKey,
 				})
 				if res.aborted {
 					aborted.Store(i, true)

@@ -110,6 +110,11 @@ func nullable(s string) *string {
 // Wildcard in a subscription's events list means every event of its unified API.
 const Wildcard = "*"
 
+// IsHubAPI reports the unified APIs whose events only the hub raises
+// (vault.connection.*, webhook.subscription.*): "*" never matches them, so
+// a subscription receives them only by name.
+func IsHubAPI(api string) bool { return api == "vault" || api == "webhook" }
+
 var typePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*){1,4}$`)
 
 // ValidType reports whether name is a well-formed event type such as
@@ -139,7 +144,8 @@ type Subscriber struct {
 
 // Matches reports whether a subscription receives ev. A subscription receives
 // an event it names, an extension event whose base type it names, and with
-// "*" every event of its unified API; pass-through events of a service
+// "*" every event of its unified API except the hub's own (vault.*,
+// webhook.*), which go only to subscriptions that name them; pass-through events of a service
 // (dversum.page.created) reach "*" subscriptions too, since they belong to no
 // unified API. A subscription bound to a consumer sees only that consumer's
 // events.
@@ -152,6 +158,9 @@ func (s Subscriber) Matches(ev *Event) bool {
 		case ev.EventType:
 			return true
 		case Wildcard:
+			if IsHubAPI(ev.UnifiedAPI) || IsHubAPI(UnifiedAPIOf(ev.EventType)) {
+				continue // vault.* and webhook.* only by name
+			}
 			if s.UnifiedAPI == Wildcard || s.UnifiedAPI == ev.UnifiedAPI || ev.UnifiedAPI == ev.ServiceID {
 				return true
 			}

@@ -88,6 +88,7 @@ func ConnectionColumns(s Sealer, c *Connection) (settings string, credentials []
 type SealedSubscription struct {
 	Subscription
 	SealedSecret, SealedPrevious []byte
+	SealedSigningKey             []byte
 }
 
 // Open returns a copy of the subscription with its secrets opened. s itself
@@ -106,11 +107,14 @@ func (s *SealedSubscription) Open(sealer Sealer) (*Subscription, error) {
 	if err == nil {
 		var previous string
 		if previous, err = OpenString(sealer, s.SealedPrevious); err == nil {
-			opened.Secret, opened.PreviousSecret = secret, previous
-			return &opened, nil
+			var key string
+			if key, err = OpenString(sealer, s.SealedSigningKey); err == nil {
+				opened.Secret, opened.PreviousSecret, opened.SigningKey = secret, previous, key
+				return &opened, nil
+			}
 		}
 	}
-	opened.Secret, opened.PreviousSecret = "", ""
+	opened.Secret, opened.PreviousSecret, opened.SigningKey = "", "", ""
 	opened.SecretUnreadable = true
 	return &opened, nil
 }
@@ -131,4 +135,21 @@ func SealSubscription(sealer Sealer, sub *Subscription) (secret, previous []byte
 		}
 	}
 	return secret, previous, nil
+}
+
+// SealFormat returns the delivery_format and sealed signing_key columns of
+// sub as every store keeps them: the format spelled out (FormatStandard for
+// ""), the key sealed like the other secrets (nil when there is none).
+// sub.DeliveryFormat is spelled out as stored.
+func SealFormat(sealer Sealer, sub *Subscription) (format string, key []byte, err error) {
+	switch format = sub.Format(); format {
+	case FormatStandard, FormatApideck:
+	default:
+		return "", nil, fmt.Errorf("subscription %s: unknown delivery format %q", sub.ID, format)
+	}
+	sub.DeliveryFormat = format
+	if key, err = SealString(sealer, sub.SigningKey); err != nil {
+		return "", nil, fmt.Errorf("subscription %s signing key: %w", sub.ID, err)
+	}
+	return format, key, nil
 }

@@ -399,6 +399,14 @@ type Subscription struct {
 	// and its deliveries fail alone with ErrSecretUnreadable.
 	SecretUnreadable bool
 
+	// DeliveryFormat shapes and signs its deliveries: FormatStandard
+	// (Standard Webhooks; also what "" means) or FormatApideck.
+	DeliveryFormat string
+	// SigningKey keys the x-apideck-signature of FormatApideck deliveries
+	// (on Apideck it was the application's API key). Sealed at rest like
+	// Secret, never shown in a response.
+	SigningKey string
+
 	FailStreak          int
 	FailStreakStartedAt *time.Time
 	LastFailedAt        *time.Time
@@ -406,6 +414,20 @@ type Subscription struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Delivery formats of a subscription.
+const (
+	FormatStandard = "standard" // Standard Webhooks: webhook-id/-timestamp/-signature
+	FormatApideck  = "apideck"  // Apideck's body and x-apideck-* headers
+)
+
+// Format is the subscription's delivery format, FormatStandard when unset.
+func (s *Subscription) Format() string {
+	if s.DeliveryFormat == "" {
+		return FormatStandard
+	}
+	return s.DeliveryFormat
 }
 
 // KeepsSealedSecrets reports whether an update of s must leave the stored

@@ -13,7 +13,7 @@ import (
 const subscriptionColumns = `id, description, unified_api, status, disabled_reason, delivery_url,
 	events, consumer_id, retry_schedule, secret_sealed, previous_secret_sealed,
 	previous_secret_expires_at, fail_streak, fail_streak_started_at, last_failed_at,
-	last_succeeded_at, created_at, updated_at`
+	last_succeeded_at, created_at, updated_at, delivery_format, signing_key_sealed`
 
 // subscriptionRow holds a subscriptions row while it is scanned.
 type subscriptionRow struct {
@@ -25,7 +25,7 @@ func (r *subscriptionRow) dest() []any {
 	return []any{&s.ID, &s.Description, &s.UnifiedAPI, &s.Status, &s.DisabledReason, &s.DeliveryURL,
 		&s.Events, &s.ConsumerID, &s.RetrySchedule, &s.SealedSecret, &s.SealedPrevious,
 		&s.PreviousSecretExpiresAt, &s.FailStreak, &s.FailStreakStartedAt, &s.LastFailedAt,
-		&s.LastSucceededAt, &s.CreatedAt, &s.UpdatedAt}
+		&s.LastSucceededAt, &s.CreatedAt, &s.UpdatedAt, &s.DeliveryFormat, &s.SealedSigningKey}
 }
 
 func (r *subscriptionRow) subscription() *store.SealedSubscription {
@@ -86,9 +86,13 @@ func (s *Store) CreateSubscription(ctx context.Context, sc store.Scope, sub *sto
 		return err
 	}
 	args = append([]any{sub.ID}, args...)
-	args = append(args, sub.CreatedAt, sub.UpdatedAt)
+	format, key, err := store.SealFormat(s.sealer, sub)
+	if err != nil {
+		return err
+	}
+	args = append(args, sub.CreatedAt, sub.UpdatedAt, format, key)
 	_, err = s.pool.Exec(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, args...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`, args...)
 	if err != nil {
 		return fmt.Errorf("inserting subscription %s: %w", sub.ID, unavailable(err))
 	}
@@ -146,8 +150,12 @@ func (s *Store) UpdateSubscription(ctx context.Context, sc store.Scope, sub *sto
 	// they are reset only when this update re-enables the subscription.
 	// Secrets that did not open stay sealed as they are, unless replaced.
 	keep := sub.KeepsSealedSecrets()
+	format, key, err := store.SealFormat(s.sealer, sub)
+	if err != nil {
+		return err
+	}
 	args = append(args[:11], sub.UpdatedAt, sub.ID)
-	scope := newWhereAfter(14)
+	scope := newWhereAfter(16)
 	scope.Scope("consumer_id", sc)
 	disabling := sub.Status == store.StatusDisabled
 	return s.write(ctx, func(ctx context.Context, w *writeTx) error {
@@ -165,10 +173,11 @@ func (s *Store) UpdateSubscription(ctx context.Context, sc store.Scope, sub *sto
 			description = $2, unified_api = $3, status = $1, disabled_reason = $4, delivery_url = $5,
 			events = $6, consumer_id = $7, retry_schedule = $8, secret_sealed = CASE WHEN $14 THEN secret_sealed ELSE $9 END,
 			previous_secret_sealed = CASE WHEN $14 THEN previous_secret_sealed ELSE $10 END,
-			previous_secret_expires_at = $11, updated_at = $12
+			previous_secret_expires_at = $11, updated_at = $12, delivery_format = $15,
+			signing_key_sealed = CASE WHEN $14 AND $16::bytea IS NULL THEN signing_key_sealed ELSE $16 END
 			WHERE id = $13`+scope.And()+`
 			RETURNING created_at, fail_streak, fail_streak_started_at, last_failed_at, last_succeeded_at`,
-			append([]any{args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], keep},
+			append([]any{args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], keep, format, key},
 				scope.Args()...)...,
 		).Scan(&sub.CreatedAt, &sub.FailStreak, &sub.FailStreakStartedAt, &sub.LastFailedAt, &sub.LastSucceededAt)
 		if errors.Is(err, pgx.ErrNoRows) {

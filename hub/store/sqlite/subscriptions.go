@@ -13,7 +13,7 @@ import (
 const subscriptionColumns = `id, description, unified_api, status, disabled_reason, delivery_url,
 	events, consumer_id, retry_schedule, secret_sealed, previous_secret_sealed,
 	previous_secret_expires_at, fail_streak, fail_streak_started_at, last_failed_at,
-	last_succeeded_at, created_at, updated_at`
+	last_succeeded_at, created_at, updated_at, delivery_format, signing_key_sealed`
 
 // subscriptionRow holds a subscriptions row while it is scanned.
 type subscriptionRow struct {
@@ -30,7 +30,7 @@ func (r *subscriptionRow) dest() []any {
 	return []any{&s.ID, &s.Description, &s.UnifiedAPI, &s.Status, &s.DisabledReason, &s.DeliveryURL,
 		&r.events, &s.ConsumerID, &r.retry, &s.SealedSecret, &s.SealedPrevious,
 		&r.prevExpires, &s.FailStreak, &r.streakStarted, &r.lastFailed,
-		&r.lastSucceeded, &r.created, &r.updated}
+		&r.lastSucceeded, &r.created, &r.updated, &s.DeliveryFormat, &s.SealedSigningKey}
 }
 
 func (r *subscriptionRow) subscription() (*store.SealedSubscription, error) {
@@ -104,9 +104,13 @@ func (s *Store) CreateSubscription(ctx context.Context, sc store.Scope, sub *sto
 		return err
 	}
 	args = append([]any{sub.ID}, args...)
-	args = append(args, micros(sub.CreatedAt), micros(sub.UpdatedAt))
+	format, key, err := store.SealFormat(s.sealer, sub)
+	if err != nil {
+		return err
+	}
+	args = append(args, micros(sub.CreatedAt), micros(sub.UpdatedAt), format, key)
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return fmt.Errorf("inserting subscription %s: %w", sub.ID, unavailable(err))
 	}
@@ -164,6 +168,10 @@ func (s *Store) UpdateSubscription(ctx context.Context, sc store.Scope, sub *sto
 	// they are reset only when this update re-enables the subscription.
 	// Secrets that did not open stay sealed as they are, unless replaced.
 	keep := sub.KeepsSealedSecrets()
+	format, key, err := store.SealFormat(s.sealer, sub)
+	if err != nil {
+		return err
+	}
 	args = append(args[:11], micros(sub.UpdatedAt), sub.ID)
 	scope := newWhere()
 	scope.Scope("consumer_id", sc)
@@ -179,10 +187,11 @@ func (s *Store) UpdateSubscription(ctx context.Context, sc store.Scope, sub *sto
 			description = ?2, unified_api = ?3, status = ?1, disabled_reason = ?4, delivery_url = ?5,
 			events = ?6, consumer_id = ?7, retry_schedule = ?8, secret_sealed = CASE WHEN ?14 THEN secret_sealed ELSE ?9 END,
 			previous_secret_sealed = CASE WHEN ?14 THEN previous_secret_sealed ELSE ?10 END,
-			previous_secret_expires_at = ?11, updated_at = ?12
+			previous_secret_expires_at = ?11, updated_at = ?12, delivery_format = ?15,
+			signing_key_sealed = CASE WHEN ?14 AND ?16 IS NULL THEN signing_key_sealed ELSE ?16 END
 			WHERE id = ?13`+scope.And()+`
 			RETURNING created_at, fail_streak, fail_streak_started_at, last_failed_at, last_succeeded_at`,
-			append([]any{args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], keep},
+			append([]any{args[2], args[0], args[1], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12], keep, format, key},
 				scope.Args()...)...,
 		).Scan(&created, &sub.FailStreak, &streakStart, &failed, &succeeded)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -61,6 +61,51 @@ var subscriptionTests = map[string]func(*testing.T, *harness){
 		assert.Equal(t, sub, got)
 		assert.Equal(t, previous, got.PreviousSecret, "previous secret opened")
 	},
+	"DeliveryFormatAndSigningKey": func(t *testing.T, h *harness) {
+		e := h.env(t)
+		std := e.subscription()
+		assert.Equal(t, store.FormatStandard, std.DeliveryFormat, "spelled out when unset")
+		got, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), std.ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.FormatStandard, got.DeliveryFormat)
+		assert.Empty(t, got.SigningKey)
+
+		sub := e.subscription(func(s *store.Subscription) {
+			s.DeliveryFormat, s.SigningKey = store.FormatApideck, "sk_live_key"
+		})
+		got, err = e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
+		require.NoError(t, err)
+		assert.Equal(t, sub, got)
+		assert.Equal(t, "sk_live_key", got.SigningKey, "signing key opened")
+
+		// Fan-out targets carry the format and the opened key.
+		res := e.publish()
+		ev, targets, err := e.s.FanoutTargets(e.ctx, res.Event.ID)
+		require.NoError(t, err)
+		require.Equal(t, res.Event.ID, ev.ID)
+		keys := map[string]string{}
+		for _, tg := range targets {
+			keys[tg.Subscription.ID] = tg.Subscription.Format() + "/" + tg.Subscription.SigningKey
+		}
+		assert.Equal(t, store.FormatApideck+"/sk_live_key", keys[sub.ID])
+		assert.Equal(t, store.FormatStandard+"/", keys[std.ID])
+
+		got.SigningKey = "rotated"
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), got))
+		again, err := e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "rotated", again.SigningKey)
+		again.DeliveryFormat = store.FormatStandard
+		require.NoError(t, e.s.UpdateSubscription(e.ctx, store.AllConsumers(), again))
+		again, err = e.s.GetSubscription(e.ctx, store.AllConsumers(), sub.ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.FormatStandard, again.DeliveryFormat)
+		assert.Equal(t, "rotated", again.SigningKey, "kept for a switch back")
+
+		bad := &store.Subscription{UnifiedAPI: "accounting", Status: store.StatusEnabled, DisabledReason: store.DisabledNone,
+			DeliveryURL: "https://example.com/x", Events: []string{"*"}, Secret: std.Secret, DeliveryFormat: "svix"}
+		require.Error(t, e.s.CreateSubscription(e.ctx, store.AllConsumers(), bad), "an unknown format is refused")
+	},
 	"DefaultsAndEmptyOptionals": func(t *testing.T, h *harness) {
 		e := h.env(t)
 		sub := e.subscription()
