@@ -26,6 +26,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/console"
 	"github.com/switchboardhq/switchboard/hub/apikey"
 	"github.com/switchboardhq/switchboard/hub/delivery"
 	"github.com/switchboardhq/switchboard/hub/metric"
@@ -312,8 +313,14 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		},
 	})
 
+	cons, err := console.New(console.Config{FrameAncestors: h.cfg.ConsoleFrameAncestors})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("preparing the console: %w", err)
+	}
+
 	handler, err := api.New(api.Config{
-		Routes:               append(ing.Routes(), vlt.Routes()...),
+		Routes:               append(append(ing.Routes(), vlt.Routes()...), cons.Routes()...),
 		Mappings:             reg.Current,
 		Store:                h.store,
 		Logger:               h.logger,
