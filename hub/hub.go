@@ -26,8 +26,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/switchboardhq/switchboard/hub/api"
-	"github.com/switchboardhq/switchboard/hub/console"
 	"github.com/switchboardhq/switchboard/hub/apikey"
+	"github.com/switchboardhq/switchboard/hub/console"
 	"github.com/switchboardhq/switchboard/hub/delivery"
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/secret"

@@ -17,6 +17,18 @@ const operatorPages = [
 ];
 const portalPage = {path: 'portal', title: 'Connections', load: () => import('./pages/portal.js')};
 
+// Problems the page meets are kept (and logged) so they are visible to
+// whoever looks, the browser tests included: a CSP violation means the
+// console tried to load or run something the policy forbids.
+window.switchboardProblems = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  const p = 'CSP: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline');
+  window.switchboardProblems.push(p);
+  console.error(p);
+});
+window.addEventListener('error', (e) => window.switchboardProblems.push('error: ' + e.message));
+window.addEventListener('unhandledrejection', (e) => window.switchboardProblems.push('rejection: ' + (e.reason && e.reason.message || e.reason)));
+
 const root = document.getElementById('app');
 let cleanup = null;
 

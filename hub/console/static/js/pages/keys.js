@@ -36,7 +36,7 @@ async function drawKeys(el) {
       replace(out, errorBox(err, {testid: 'key-error'}));
     }
   }}, h('div', {class: 'grid2'}, field('Name', name), field('Consumer', consumer, 'binds the key to one consumer (never admin)')),
-  h('div', {class: 'checks'}, boxes), h('button', {type: 'submit', class: 'btn btn-primary'}, 'Create key'), out);
+  h('div', {class: 'checks'}, boxes), h('button', {type: 'submit', class: 'btn btn-primary', testid: 'key-submit'}, 'Create key'), out);
 
   const tableEl = h('div');
   async function drawKeysTable() {
