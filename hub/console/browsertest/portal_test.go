@@ -4,13 +4,17 @@ package browsertest
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,4 +153,34 @@ func TestPortalFormHidesOperatorOnlyFields(t *testing.T) {
 	assert.Equal(t, "0", b.eval(`String(document.querySelectorAll('[data-testid="settings-base_url"]').length)`), "base_url is operator-only")
 	assert.Equal(t, "password", b.eval(`document.querySelector('[data-testid="credentials-api_key"]').type`), "tokens are typed into a password field")
 	b.noProblems()
+}
+
+// TestPortalEmbedded: an application page on another origin frames the
+// session_uri; with that origin in --console-frame-ancestors the portal
+// works inside the frame (without it the frame stays empty: checked by
+// hand, the header itself by hub/console's TestFrameAncestors).
+func TestPortalEmbedded(t *testing.T) {
+	var sessionURI atomic.Value
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Acme app</title><h1>Acme settings</h1>
+<iframe id="portal" src="%s" width="1200" height="700" referrerpolicy="no-referrer"></iframe>`, html.EscapeString(sessionURI.Load().(string)))
+	}))
+	t.Cleanup(app.Close)
+	h := startHub(t, "--console-frame-ancestors", app.URL)
+	_, sess := h.api(t, apiKey, "acme", "POST", "/vault/sessions", map[string]any{})
+	sessionURI.Store(sess["data"].(map[string]any)["session_uri"].(string))
+
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(app.URL))
+	ctx, cancel := context.WithTimeout(b.ctx, 45*time.Second)
+	defer cancel()
+	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#portal"), chromedp.Populate(-1, true)))
+	require.NoError(t, err)
+	require.Len(t, nodes, 1)
+	providers, err := chromedp.Run(ctx, chromedp.Poll[string](
+		`(document.querySelector('[data-testid="providers"]') || {}).textContent || null`,
+		chromedp.WithPollingInFrame(nodes[0]), chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	require.NoError(t, err, "the portal renders inside the application's frame")
+	assert.Contains(t, providers, "dVersum")
 }
