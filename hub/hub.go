@@ -292,8 +292,14 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		ln.Close()
 		return fmt.Errorf("configuring connectors: %w", err)
 	}
+	saveMapping := reg.Save
+	if h.cfg.DatabaseURL != "" {
+		saveMapping = func(string, []byte) (mapping.FileStatus, error) {
+			return mapping.FileStatus{}, ingest.ErrMappingsShared
+		}
+	}
 	ing := ingest.New(ingest.Config{
-		Store: h.store, Connectors: plugs, Mappings: reg.Current, MappingStatus: reg.Status,
+		Store: h.store, Connectors: plugs, Mappings: reg.Current, MappingStatus: reg.Status, SaveMapping: saveMapping,
 		PublicURL: h.cfg.PublicURL, Logger: h.logger, Metrics: h.metrics, ReplayWindow: h.cfg.Retention,
 	})
 	h.connectors = plugs
@@ -439,7 +445,7 @@ func (h *Hub) connectorHealth() []api.ConnectorHealth {
 	sts := h.connectors.Status()
 	out := make([]api.ConnectorHealth, len(sts))
 	for i, st := range sts {
-		out[i] = api.ConnectorHealth{ID: st.ID, Status: string(st.State)}
+		out[i] = api.ConnectorHealth{ID: st.ID, Status: string(st.State), Restarts: st.Restarts}
 	}
 	return out
 }

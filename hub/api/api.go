@@ -334,6 +334,7 @@ func (s *server) routes() []Route {
 		{Method: http.MethodPost, Path: "/admin/api-keys", Scope: admin, Tenancy: Application, Handler: s.createKey},
 		{Method: http.MethodGet, Path: "/admin/api-keys", Scope: admin, Tenancy: Application, Handler: s.listKeys},
 		{Method: http.MethodDelete, Path: "/admin/api-keys/:id", Scope: admin, Tenancy: Application, Handler: s.revokeKey},
+		{Method: http.MethodGet, Path: "/admin/overview", Scope: admin, Tenancy: Application, Handler: s.overview},
 
 		{Method: http.MethodPost, Path: "/vault/sessions", Scope: connections, Tenancy: Scoped, Handler: s.createSession},
 		{Method: http.MethodGet, Path: "/vault/sessions", Scope: read, Tenancy: Scoped, Handler: s.listSessions},

@@ -32,6 +32,8 @@ type healthView struct {
 type ConnectorHealth struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
+	// Restarts counts the plugin process's relaunches since the hub started.
+	Restarts int `json:"restarts"`
 }
 
 // healthz answers 200 whenever the process serves HTTP: liveness only, so an

@@ -30,6 +30,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/apikey"
 	"github.com/switchboardhq/switchboard/hub/event"
 	"github.com/switchboardhq/switchboard/hub/mapping"
 	"github.com/switchboardhq/switchboard/hub/metric"
@@ -56,6 +57,10 @@ type Config struct {
 	Mappings func() *mapping.Set
 	// MappingStatus reports each mapping file's load state (optional).
 	MappingStatus func() []mapping.FileStatus
+	// SaveMapping writes one service's mapping file and reloads (the
+	// registry's Save, or ErrMappingsShared); nil: saving is refused as on
+	// built-in mappings.
+	SaveMapping func(serviceID string, data []byte) (mapping.FileStatus, error)
 	// PublicURL is the base of entity_url.
 	PublicURL string
 	Logger    *slog.Logger
@@ -106,6 +111,8 @@ func (s *Service) Routes() []api.Route {
 		{Method: http.MethodGet, Path: "/webhook/inbound/:service_id/:token", Tenancy: api.Public, Handler: s.inbound},
 		{Method: http.MethodPost, Path: "/mapping/preview", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.preview},
 		{Method: http.MethodGet, Path: "/mapping/mappings", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.mappingStatus},
+		{Method: http.MethodPost, Path: "/mapping/validate", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.validate},
+		{Method: http.MethodPut, Path: "/mapping/mappings/:service_id", Scope: apikey.ScopeAdmin, Tenancy: api.Application, Handler: s.saveMapping},
 	}
 }
 

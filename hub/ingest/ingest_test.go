@@ -72,10 +72,12 @@ type env struct {
 
 // options change what newEnv builds.
 type options struct {
-	postgres     bool              // a fresh PostgreSQL database instead of a SQLite file
-	connector    plugins.Connector // served as "dversum"; nil: the real dVersum connector
-	replayWindow time.Duration     // ingest.Config.ReplayWindow
-	now          func() time.Time  // ingest.Config.Now
+	postgres     bool                                             // a fresh PostgreSQL database instead of a SQLite file
+	connector    plugins.Connector                                // served as "dversum"; nil: the real dVersum connector
+	replayWindow time.Duration                                    // ingest.Config.ReplayWindow
+	now          func() time.Time                                 // ingest.Config.Now
+	mappingsDir  string                                           // mappings from this directory (saveable); "": the built-in ones
+	saveMapping  func(string, []byte) (mapping.FileStatus, error) // replaces the registry's Save
 }
 
 func newEnv(t testing.TB, opts ...func(*options)) *env {
@@ -97,15 +99,18 @@ func newEnv(t testing.TB, opts ...func(*options)) *env {
 	require.NoError(t, st.StartQueue(t.Context(), store.QueueConfig{Workers: storetest.Workers()}))
 	t.Cleanup(func() { _ = st.StopQueue(context.Background()) })
 
-	reg, err := mapping.NewRegistry(mapping.RegistryConfig{Embedded: mappings.FS})
+	reg, err := mapping.NewRegistry(mapping.RegistryConfig{Embedded: mappings.FS, Dir: o.mappingsDir})
 	require.NoError(t, err)
+	if o.saveMapping == nil {
+		o.saveMapping = reg.Save
+	}
 	if o.connector == nil {
 		o.connector = dversum.New()
 	}
 	conns := &connectors{client: plugintest.Connect(t, o.connector)}
 	metrics := metric.New()
 	ing := ingest.New(ingest.Config{
-		Store: st, Connectors: conns, Mappings: reg.Current, MappingStatus: reg.Status,
+		Store: st, Connectors: conns, Mappings: reg.Current, MappingStatus: reg.Status, SaveMapping: o.saveMapping,
 		PublicURL: "https://hub.example.com", Metrics: metrics, ReplayWindow: o.replayWindow, Now: o.now,
 	})
 	handler, err := api.New(api.Config{Store: st, BootstrapKey: apiKey, Routes: ing.Routes(), MaxBodyBytes: 64 << 10})

@@ -23,6 +23,16 @@ type previewRequest struct {
 	Payload   json.RawMessage     `json:"payload"`
 	Headers   map[string]string   `json:"headers"`
 	Query     map[string][]string `json:"query"`
+	// Mapping is a draft mapping file (object or JSON text) to apply
+	// instead of the one in force: the mapping studio's preview.
+	Mapping json.RawMessage `json:"mapping"`
+}
+
+// previewResult is the unified event a preview produces, and which fields
+// of its entity schema the mapping fills.
+type previewResult struct {
+	mapping.Result
+	Coverage map[string]bool `json:"coverage,omitempty"`
 }
 
 // preview maps a native payload with the mappings in force and returns the
@@ -49,7 +59,12 @@ func (s *Service) preview(c *gin.Context) {
 	for k, v := range req.Headers {
 		header.Set(k, v)
 	}
-	res, err := s.cfg.Mappings().Apply(req.ServiceID, mapping.Input{
+	set, err := s.draftSet(&req)
+	if err != nil {
+		api.WriteError(c, err)
+		return
+	}
+	res, err := set.Apply(req.ServiceID, mapping.Input{
 		NativeType: req.EventType, Body: req.Payload, Header: header, Query: url.Values(req.Query),
 	})
 	switch {
@@ -67,7 +82,7 @@ func (s *Service) preview(c *gin.Context) {
 	if res.Entity == nil {
 		res.Entity = json.RawMessage("{}")
 	}
-	api.Respond(c, http.StatusOK, res)
+	api.Respond(c, http.StatusOK, previewResult{Result: res, Coverage: coverage(set, res, req.ServiceID)})
 }
 
 // mappingStatus lists each mapping file's load state: whether the file on

@@ -279,10 +279,8 @@ func describeJSONError(data []byte, err error) string {
 
 // lineCol locates the byte at index off as 1-based line and column.
 func lineCol(data []byte, off int64) string {
-	off = max(0, min(off, int64(len(data))))
-	line := 1 + bytes.Count(data[:off], []byte("\n"))
-	col := int(off) - bytes.LastIndexByte(data[:off], '\n')
-	return fmt.Sprintf("line %d, column %d", line, col)
+	p := position(data, off)
+	return fmt.Sprintf("line %d, column %d", p.Line, p.Column)
 }
 
 type compiler struct {
