@@ -299,7 +299,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		}
 	}
 	ing := ingest.New(ingest.Config{
-		Store: h.store, Connectors: plugs, Mappings: reg.Current, MappingStatus: reg.Status, SaveMapping: saveMapping,
+		Store: h.store, Connectors: plugs, Mappings: reg.Current, MappingStatus: reg.Status, SaveMapping: saveMapping, ReadMapping: reg.Read,
 		PublicURL: h.cfg.PublicURL, Logger: h.logger, Metrics: h.metrics, ReplayWindow: h.cfg.Retention,
 	})
 	h.connectors = plugs

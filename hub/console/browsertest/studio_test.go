@@ -5,7 +5,6 @@ package browsertest
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,21 +15,6 @@ import (
 
 	switchboard "github.com/switchboardhq/switchboard"
 )
-
-// studioRoutes skips the studio's tests on a tree without the mapping
-// routes the studio calls (POST /mapping/validate, GET and PUT
-// /mapping/mappings/{service_id}), which land on their own.
-func studioRoutes(t *testing.T, h *hub) {
-	t.Helper()
-	code, body := h.api(t, apiKey, "", "POST", "/mapping/validate", map[string]any{"mapping": "{}"})
-	if code == http.StatusNotFound && strings.Contains(fmt.Sprint(body), "no route") {
-		t.Skip("the hub does not serve POST /mapping/validate yet")
-	}
-	code, body = h.api(t, apiKey, "", "GET", "/mapping/mappings/dversum", nil)
-	if code == http.StatusNotFound && strings.Contains(fmt.Sprint(body), "no route") || code == http.StatusMethodNotAllowed {
-		t.Skip("the hub does not serve GET /mapping/mappings/{service_id} yet")
-	}
-}
 
 // copyMappings makes an editable mappings directory from the repository's.
 func copyMappings(t *testing.T) string {
@@ -65,7 +49,6 @@ func lineOf(text, s string) int {
 func TestMappingStudio(t *testing.T) {
 	dir := copyMappings(t)
 	h := startHub(t, "--mappings-dir", dir)
-	studioRoutes(t, h)
 	b := newBrowser(t)
 	signIn(b, h)
 
@@ -124,7 +107,6 @@ func TestMappingStudio(t *testing.T) {
 // do.
 func TestMappingStudioBuiltinSaveExplained(t *testing.T) {
 	h := startHub(t)
-	studioRoutes(t, h)
 	b := newBrowser(t)
 	signIn(b, h)
 	b.goTo("#/studio/dversum")

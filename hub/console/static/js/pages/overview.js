@@ -43,22 +43,27 @@ function draw(body, d) {
   const connectors = d.connectors || [];
   const windowMin = d.window_minutes || 60;
   const failing = (t.failure_rate || 0) > 0.05;
+  // The queue: deliveries waiting for a try (pending) and how long the
+  // oldest has waited; finer states when the hub reports them.
+  const depth = q.pending ?? ((q.available || 0) + (q.retryable || 0) + (q.scheduled || 0));
+  const oldest = q.oldest_pending_seconds ?? q.oldest_available_age_seconds;
+  const states = ['pending', 'available', 'running', 'retryable', 'scheduled'].filter(k => q[k] !== undefined).map(k => [k, q[k]]);
   replace(body,
     h('div', {class: 'stats'},
       stat('events, last ' + windowMin + ' min', t.events ?? 0, 'total-events'),
       stat('deliveries', t.deliveries ?? 0, 'total-deliveries'),
       stat('failed tries', t.failures ?? 0, 'total-failures', t.failures ? 'warn' : null),
       stat('failure rate', fmtPercent(t.failure_rate), 'failure-rate', failing ? 'bad' : null),
-      stat('queued jobs', (q.available || 0) + (q.retryable || 0) + (q.scheduled || 0), 'queue-depth'),
-      stat('oldest waiting job', fmtAge(q.oldest_available_age_seconds), 'queue-oldest', (q.oldest_available_age_seconds || 0) > 300 ? 'warn' : null)),
+      stat('queued deliveries', depth, 'queue-depth'),
+      stat('oldest waiting', depth ? fmtAge(oldest) : '—', 'queue-oldest', (oldest || 0) > 300 ? 'warn' : null)),
     section('Per minute', chart(d.minutes || []),
       h('p', {class: 'legend'}, h('span', {class: 'key key-events'}), 'events ', h('span', {class: 'key key-deliveries'}), 'deliveries ',
         h('span', {class: 'key key-failures'}, ''), 'failed tries', h('span', {class: 'muted'}, ' · updated ' + fmtTime(d.generated_at)))),
     h('div', {class: 'grid2'},
       section('Queue', table([
         {title: 'state', cell: r => r[0]},
-        {title: 'jobs', cell: r => String(r[1] ?? 0), class: 'num'},
-      ], [['available', q.available], ['running', q.running], ['retryable', q.retryable], ['scheduled', q.scheduled]], {testid: 'queue'})),
+        {title: '', cell: r => String(r[1] ?? 0), class: 'num'},
+      ], states.concat([['oldest waiting', depth ? fmtAge(oldest) : '—']]), {testid: 'queue'})),
       section('Connectors', table([
         {title: 'connector', cell: c => c.name || c.id},
         {title: 'status', cell: c => statusBadge(c.status)},

@@ -64,7 +64,7 @@ export async function render(main, params) {
     const text = editor.value;
     let result;
     try {
-      result = (await post('/mapping/validate', {mapping: text})).data;
+      result = (await post('/mapping/validate', {mapping: text, service_id: service})).data;
     } catch (err) {
       if (my !== seq) return;
       if (err.status === 404 || err.status === 405) {
