@@ -285,7 +285,8 @@ func (b *browser) screenshot(name string) {
 	if os.Getenv("SWITCHBOARD_SCREENSHOTS") == "" {
 		return
 	}
-	time.Sleep(300 * time.Millisecond) // let the toast and layout settle
+	b.eval(`(document.querySelectorAll('.toast').forEach(el => el.classList.remove('show')), "")`)
+	time.Sleep(400 * time.Millisecond) // let the toast fade and the layout settle
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
