@@ -121,14 +121,14 @@ func (c *Console) CSP() string { return c.csp }
 
 func (c *Console) assetsBase() string { return "/console/assets/" + c.hash + "/" }
 
-// Routes are the console's routes for api.Config.Routes: public, since the
-// pages hold no data; every call they make carries the signed-in
-// credential.
+// Routes are the console's routes for api.Config.Routes: its pages,
+// public since they hold no data (every call they make carries the
+// signed-in credential), and the API routes only it adds (apiRoutes).
 func (c *Console) Routes() []api.Route {
-	return []api.Route{
+	return append([]api.Route{
 		{Method: http.MethodGet, Path: "/console", Tenancy: api.Public, Handler: c.redirect},
 		{Method: http.MethodGet, Path: "/console/*path", Tenancy: api.Public, Handler: c.serve},
-	}
+	}, c.apiRoutes()...)
 }
 
 // headers are set on every console response, errors included.

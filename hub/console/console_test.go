@@ -1,10 +1,12 @@
 package console_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/api/apitest"
 	"github.com/switchboardhq/switchboard/hub/console"
 )
 
@@ -170,4 +174,69 @@ func TestParseFrameAncestorsRefuses(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestAPIRoutesMatchOpenAPI: the console's API routes are exactly the
+// operations the document marks as mounted by hub/console, none public.
+func TestAPIRoutesMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	c, err := console.New(console.Config{})
+	require.NoError(t, err)
+	doc, err := apitest.Spec()
+	require.NoError(t, err)
+	param := regexp.MustCompile(`:([a-z_]+)`)
+	var routes, documented []string
+	for _, r := range c.Routes() {
+		if r.Tenancy == api.Public {
+			assert.True(t, strings.HasPrefix(r.Path, "/console"), "%s %s: only the pages are public", r.Method, r.Path)
+			continue
+		}
+		routes = append(routes, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Extensions["x-mounted-by"] == "hub/console" {
+				documented = append(documented, method+" "+path)
+			}
+		}
+	}
+	sort.Strings(routes)
+	sort.Strings(documented)
+	assert.Equal(t, documented, routes)
+}
+
+// TestSamples: GET /mapping/samples/{service_id} answers the shipped
+// sample webhooks with their request details; none for an unknown
+// provider; 400 for something that is no service id.
+func TestSamples(t *testing.T) {
+	t.Parallel()
+	h := router(t, console.Config{})
+	res := get(t, h, "/mapping/samples/deskera")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	var body struct {
+		Data []struct {
+			Event   string              `json:"event"`
+			Payload json.RawMessage     `json:"payload"`
+			Query   map[string][]string `json:"query"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	require.NotEmpty(t, body.Data)
+	found := false
+	for _, s := range body.Data {
+		assert.True(t, json.Valid(s.Payload), s.Event)
+		if s.Event == "CREATE_CONTACT@supplier" {
+			found = true
+			assert.Equal(t, []string{"CREATE_CONTACT"}, s.Query["e"], "Deskera's event type travels in ?e=")
+		}
+	}
+	assert.True(t, found, "deskera's CREATE_CONTACT@supplier sample is listed")
+
+	res = get(t, h, "/mapping/samples/nosuchprovider")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	b, _ := io.ReadAll(res.Body)
+	assert.JSONEq(t, `{"status_code":200,"status":"OK","data":[]}`, string(b))
+
+	res = get(t, h, "/mapping/samples/Bad_ID")
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
 }

@@ -237,6 +237,14 @@ func (b *browser) fill(id, value string) {
 	b.eval(fmt.Sprintf(`(() => { const el = document.querySelector('[data-testid=%q]'); el.value = %s; el.dispatchEvent(new Event('input', {bubbles: true})); return ""; })()`, id, js))
 }
 
+// choose picks a select's option by value and fires change.
+func (b *browser) choose(id, value string) {
+	b.t.Helper()
+	b.do(chromedp.WaitVisible(tid(id)))
+	js, _ := json.Marshal(value)
+	b.eval(fmt.Sprintf(`(() => { const el = document.querySelector('[data-testid=%q]'); el.value = %s; el.dispatchEvent(new Event('change', {bubbles: true})); return el.value; })()`, id, js))
+}
+
 // text is an element's text (an input's value).
 func (b *browser) text(id string) string {
 	b.t.Helper()
@@ -256,6 +264,16 @@ func (b *browser) waitText(id, want string) string {
 		b.t.Fatalf("waiting for %q in [data-testid=%s]: %v\npage text:\n%s", want, id, err, b.eval(`document.body.innerText.slice(0, 4000)`))
 	}
 	return v
+}
+
+// waitJS waits until a JavaScript expression is truthy.
+func (b *browser) waitJS(what, expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 45*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(40*time.Second))); err != nil {
+		b.t.Fatalf("waiting for %s: %v\npage text:\n%s", what, err, b.eval(`document.body.innerText.slice(0, 4000)`))
+	}
 }
 
 // waitUntil polls a JavaScript predicate, reloading the page's data with

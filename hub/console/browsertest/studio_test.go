@@ -57,8 +57,15 @@ func TestMappingStudio(t *testing.T) {
 	original := b.text("studio-mapping")
 	require.Contains(t, original, `"number": "invoice_number"`, "the studio loaded the mapping in force")
 
+	// The provider's samples are offered; picking one previews it.
+	b.waitJS("dVersum's samples", `!!document.querySelector('[data-testid="studio-sample"] option[value="invoice.created"]')`)
+	b.choose("studio-sample", "invoice.created")
+	b.waitText("preview-type", "accounting.invoice.created")
+
+	// A pasted webhook body works the same.
 	sample, err := switchboard.Sample("dversum", "invoice.paid")
 	require.NoError(t, err)
+	b.choose("studio-sample", "")
 	b.fill("studio-payload", string(sample))
 	b.waitText("preview-type", "accounting.invoice.paid")
 	b.waitText("preview-json", `"number": "RE-2024-0001"`)

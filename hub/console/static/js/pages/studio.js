@@ -25,6 +25,7 @@ export async function render(main, params) {
   const headers = h('textarea', {rows: 2, class: 'mono', spellcheck: false, placeholder: '{"x-header": "value"}', testid: 'studio-headers'});
   const query = h('input', {class: 'mono', placeholder: 'e=CREATE_INVOICE', testid: 'studio-query'});
   const sampleHint = h('div');
+  const samplePick = h('select', {testid: 'studio-sample'}, h('option', {value: ''}, 'paste your own below'));
 
   const editor = h('textarea', {class: 'editor-text mono', spellcheck: false, wrap: 'off', testid: 'studio-mapping',
     'aria-label': 'mapping JSON'});
@@ -170,6 +171,24 @@ export async function render(main, params) {
   });
   for (const el of [payload, nativeType, headers, query]) el.addEventListener('input', schedule);
 
+  // The provider's sample webhooks (GET /mapping/samples/{service_id}):
+  // picking one fills the body and the request details its mapping reads.
+  let samples = [];
+  function useSample(s) {
+    payload.value = JSON.stringify(s.payload, null, 2);
+    headers.value = s.headers ? JSON.stringify(s.headers) : '';
+    const q = new URLSearchParams();
+    for (const [k, vs] of Object.entries(s.query || {})) for (const v of vs) q.append(k, v);
+    query.value = q.toString();
+    nativeType.value = '';
+  }
+  samplePick.addEventListener('change', () => {
+    const s = samples.find(x => x.event === samplePick.value);
+    if (!s) return;
+    useSample(s);
+    schedule();
+  });
+
   const save = button('Save mapping', async () => {
     replace(saveOut);
     try {
@@ -191,7 +210,7 @@ export async function render(main, params) {
     h('div', {class: 'studio'},
       section('Mapping', h('div', {class: 'editor'}, gutter, editor), lint),
       h('div', null,
-        section('Sample webhook', payload, h('div', {class: 'grid2'}, field('Native event type', nativeType, 'optional'), field('Query', query, 'optional')),
+        section('Sample webhook', field('Sample', samplePick, 'the provider\'s sample webhooks shipped with the hub'), payload, h('div', {class: 'grid2'}, field('Native event type', nativeType, 'optional'), field('Query', query, 'optional')),
           field('Headers', headers, 'optional'), sampleHint),
         section('Unified event', preview),
         section('Schema coverage', coverage))));
@@ -202,6 +221,16 @@ export async function render(main, params) {
     editor.value = text;
   } catch (err) {
     replace(lint, notice('Could not load the current ' + service + ' mapping (' + err.message + '); paste it to edit.', 'warn'));
+  }
+  try {
+    samples = (await get('/mapping/samples/' + seg(service))).data || [];
+  } catch {
+    samples = [];
+  }
+  for (const sm of samples) samplePick.append(h('option', {value: sm.event}, sm.event));
+  if (samples.length && !payload.value) {
+    samplePick.value = samples[0].event;
+    useSample(samples[0]);
   }
   drawGutter();
   await check();
