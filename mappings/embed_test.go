@@ -3,6 +3,9 @@ package mappings_test
 import (
 	"encoding/json"
 	"io/fs"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -33,4 +36,25 @@ func TestSchemaIsTheEmbeddedFile(t *testing.T) {
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(mappings.Schema, &doc))
 	require.Equal(t, "https://json-schema.org/draft/2020-12/schema", doc["$schema"])
+}
+
+// TestReadmeListsEveryMapping keeps mappings/README.md current: every file
+// of this directory has a row in its table, and every row names a file that
+// exists.
+func TestReadmeListsEveryMapping(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	names, err := fs.Glob(mappings.FS, "*.json")
+	require.NoError(t, err)
+	for _, name := range append(names, "embed.go") {
+		require.Contains(t, string(readme), "| `"+name+"` |", "mappings/README.md has no row for %s", name)
+	}
+	rows := regexp.MustCompile("(?m)^\\| `([^`]+)` \\|").FindAllStringSubmatch(string(readme), -1)
+	for _, r := range rows {
+		if strings.HasSuffix(r[1], ".json") || strings.HasSuffix(r[1], ".go") {
+			_, err := os.Stat(r[1])
+			require.NoError(t, err, "mappings/README.md lists %s, which does not exist", r[1])
+		}
+	}
 }

@@ -67,4 +67,28 @@
 //
 // plugins/plugintest.Connect serves a connector in-process behind the real
 // gRPC layer, so its tests see exactly what the hub sees.
+//
+// # A connector in its own module
+//
+// The module github.com/switchboardhq/switchboard is not published, so an
+// external connector's go.mod cannot simply require it. Point it at a copy
+// on disk instead:
+//
+//	require github.com/switchboardhq/switchboard v0.0.0-00010101000000-000000000000
+//
+//	replace github.com/switchboardhq/switchboard => ../switchboard
+//
+// where ../switchboard is a checkout of the repository (or a vendored copy
+// inside the connector's own repository, say ./third_party/switchboard; or
+// run go mod vendor and commit vendor/). The connector's go.sum needs the
+// lines of every module the SDK uses: start from the checkout's go.sum. With
+// Go's pruned module graphs the go.mod also lists the SDK's requirements
+// (as // indirect), at the checkout's versions.
+//
+// `switchboard connector init NAME [--dir DIR] [--sdk PATH]` writes such a
+// module, ready to build: go.mod with the replace, go.sum, main.go (a
+// provider that signs with HMAC-SHA256, verified in HandleInbound), a
+// plugintest test, mappings/NAME.json and a sample webhook. As generated it
+// passes go test ./... and builds offline (GOPROXY=off) from the module
+// cache the checkout filled.
 package plugins

@@ -15,12 +15,14 @@ import (
 // newConnectorCmd is how the hub runs its built-in connectors out of
 // process: it re-executes its own binary as `switchboard connector <id>`.
 // It speaks go-plugin's protocol on stdout, so it is not for people.
+//
+// Its subcommand init (connector init NAME) is for people: it scaffolds an
+// external connector module.
 func newConnectorCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "connector <id>",
-		Short:  "Run a built-in connector as a plugin process (started by serve)",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
+	cmd := &cobra.Command{
+		Use:   "connector init NAME",
+		Short: "Scaffold an external connector (connector init NAME); connector <id> is run by serve",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			builtin := connectors.Builtin()
 			newConnector, ok := builtin[args[0]]
@@ -32,4 +34,6 @@ func newConnectorCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.AddCommand(newConnectorInitCmd())
+	return cmd
 }

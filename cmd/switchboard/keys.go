@@ -226,6 +226,9 @@ func recordOf(k *store.APIKey) keyRecord {
 type hubKeys struct {
 	base, key string
 	client    *http.Client
+	// consumer, when set, is sent as x-consumer-id (routes that act for
+	// one consumer need it from an unbound key).
+	consumer string
 }
 
 func (h *hubKeys) Close() error { return nil }
@@ -268,6 +271,9 @@ func (h *hubKeys) call(ctx context.Context, method, path string, body, out any) 
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+h.key)
+	if h.consumer != "" {
+		req.Header.Set("x-consumer-id", h.consumer)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -24,7 +24,8 @@ watch events arrive, each with its signature checked against --secret
 
 With --forward-to URL each verified delivery is relayed to URL with the same
 body and webhook-* headers, and the hub is answered with URL's status (502
-when it cannot be reached, 504 when it times out). --events limits what is
+when it cannot be reached, 504 when it times out); the application's status
+and answer are printed with the delivery. --events limits what is
 shown and forwarded; other event types are answered 204 and dropped.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if secret == "" {

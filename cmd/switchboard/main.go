@@ -45,7 +45,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newKeysCmd(), newListenCmd(), newMappingsCmd(), newConnectorCmd(), newSendTestEventCmd(), newTriggerCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newKeysCmd(), newListenCmd(), newMappingsCmd(), newConnectorCmd(), newSendTestEventCmd(), newTriggerCmd(), newBenchCmd(), newFakeProviderCmd())
 	return root
 }
 

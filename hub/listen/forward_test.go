@@ -102,6 +102,7 @@ func TestForwardRelaysVerifiedDeliveries(t *testing.T) {
 	// The application can verify the forwarded delivery itself.
 	require.NoError(t, signature.Verify(secret, fwd.Header, []byte(a.bodies[0]), time.Minute, time.Now()))
 	assert.Contains(t, out.String(), "forwarded:  "+appSrv.URL+"/webhooks -> 202 Accepted")
+	assert.Contains(t, out.String(), "answer:     app says hi\n", "the application's answer is printed")
 
 	// A bad signature is refused and not forwarded.
 	r := delivery(t, "whsec_"+strings.Repeat("QUFB", 8), time.Now(), body)
@@ -156,6 +157,7 @@ func TestEventsFilterAndJSON(t *testing.T) {
 	assert.Equal(t, true, line["verified"])
 	assert.Equal(t, appSrv.URL, line["forwarded_to"])
 	assert.EqualValues(t, 200, line["forward_status"])
+	assert.Equal(t, "app says hi", line["forward_answer"])
 	assert.EqualValues(t, 2, line["attempt"])
 	payload, _ := line["payload"].(map[string]any)
 	require.NotNil(t, payload, "payload embedded as JSON")

@@ -265,6 +265,7 @@ func (h *handler) forward(in *http.Request, body []byte, d *seen) (int, answer) 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxForwardBody)) // a short read still relays the status
 	d.forwardStatus = resp.StatusCode
+	d.forwardAnswer = b
 	return resp.StatusCode, answer{contentType: resp.Header.Get("Content-Type"), body: b}
 }
 
@@ -283,6 +284,7 @@ type seen struct {
 	forwarded     bool
 	forwardStatus int
 	forwardErr    string
+	forwardAnswer []byte // what the application answered (capped)
 }
 
 func (d *seen) parse() {
@@ -314,6 +316,7 @@ type jsonLine struct {
 	ForwardedTo   string          `json:"forwarded_to,omitempty"`
 	ForwardStatus int             `json:"forward_status,omitempty"`
 	ForwardError  string          `json:"forward_error,omitempty"`
+	ForwardAnswer string          `json:"forward_answer,omitempty"`
 	Payload       json.RawMessage `json:"payload,omitempty"`
 	Body          string          `json:"body,omitempty"` // when not JSON
 }
@@ -326,6 +329,7 @@ func (h *handler) print(d *seen) {
 			ReceivedAt: d.at.UTC(), WebhookID: d.r.Header.Get(signature.HeaderID), EventType: d.eventType,
 			Attempt: d.attempt, Verified: d.verified, Reason: d.reason,
 			ForwardStatus: d.forwardStatus, ForwardError: d.forwardErr,
+			ForwardAnswer: strings.ToValidUTF8(string(d.forwardAnswer), "\uFFFD"),
 		}
 		if d.forwarded {
 			line.ForwardedTo = h.cfg.ForwardTo
@@ -357,6 +361,9 @@ func (h *handler) print(d *seen) {
 				fmt.Fprintf(&b, "forwarded:  %s -> failed: %s\n", h.cfg.ForwardTo, d.forwardErr)
 			} else {
 				fmt.Fprintf(&b, "forwarded:  %s -> %d %s\n", h.cfg.ForwardTo, d.forwardStatus, http.StatusText(d.forwardStatus))
+				if a := answerLine(d.forwardAnswer); a != "" {
+					fmt.Fprintf(&b, "answer:     %s\n", a)
+				}
 			}
 		}
 		var pretty bytes.Buffer
@@ -376,6 +383,16 @@ func (h *handler) print(d *seen) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	_, _ = io.WriteString(h.cfg.Out, b.String())
+}
+
+// answerLine is the application's answer on one line, cut at 200
+// characters: enough to read an error message without flooding the screen.
+func answerLine(b []byte) string {
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "\uFFFD")), " ")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
 }
 
 func orDash(s string) string {
