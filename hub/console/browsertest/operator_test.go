@@ -151,6 +151,20 @@ func TestOperatorSubscribePublishReplay(t *testing.T) {
 	b.waitText("sub-toggle", "Disable")
 	b.screenshot("subscription")
 
+	// Edit and rotate the secret (the second click confirms).
+	subID := b.text("sub-id")
+	b.fill("edit-description", "billing receiver v2")
+	b.click("sub-save")
+	b.waitText("edit-description", "billing receiver v2")
+	b.waitUntil(t, "the edit to reach the API", func() bool {
+		_, sub := h.api(t, apiKey, "", "GET", "/webhook/webhooks/"+subID, nil)
+		return sub["data"].(map[string]any)["description"] == "billing receiver v2"
+	})
+	b.click("sub-rotate")
+	b.click("sub-rotate")
+	rotated := b.waitText("rotated-secret", "whsec_")
+	assert.NotEqual(t, secret, rotated, "a new secret")
+
 	if overview == http.StatusOK {
 		b.goTo("#/overview")
 		b.waitText("total-deliveries", "2")
@@ -182,5 +196,25 @@ func TestKeysPage(t *testing.T) {
 	_, sessions = h.api(t, apiKey, "acme", "GET", "/vault/sessions", nil)
 	raw, _ := json.Marshal(sessions["data"])
 	assert.Contains(t, string(raw), `"consumer_id":"acme"`, "the session the console created: %s", uri)
+	b.noProblems()
+}
+
+// TestConnectionsPage: an operator sees a consumer's connections and opens
+// a portal link for that consumer.
+func TestConnectionsPage(t *testing.T) {
+	h := startHub(t)
+	code, conn := h.api(t, apiKey, "acme", "POST", "/vault/connections", map[string]any{"service_id": "dversum"})
+	require.Equal(t, http.StatusCreated, code, "%v", conn)
+	b := newBrowser(t)
+	signIn(b, h)
+	b.goTo("#/connections")
+	b.fill("conn-consumer", "acme")
+	b.click("conn-show")
+	b.waitText("consumer-connections", conn["data"].(map[string]any)["id"].(string))
+	b.waitText("consumer-connections", "dversum")
+	b.click("conn-session")
+	uri := b.waitText("session-uri", "/console/#session=sbs_")
+	_, sessions := h.api(t, apiKey, "acme", "GET", "/vault/sessions", nil)
+	assert.Len(t, sessions["data"], 1, "the console created one session for acme: %s", uri)
 	b.noProblems()
 }

@@ -11,7 +11,7 @@ export async function render(main, params, ctx) {
   const picker = h('form', {class: 'filters', testid: 'conn-pick', onsubmit: (e) => {
     e.preventDefault();
     if (pick.value.trim()) window.location.hash = '#/connections/' + seg(pick.value.trim());
-  }}, field('Consumer id', pick), h('button', {type: 'submit', class: 'btn'}, 'Show'));
+  }}, field('Consumer id', pick), h('button', {type: 'submit', class: 'btn', testid: 'conn-show'}, 'Show'));
 
   const consumers = h('div');
   replace(main, h('h1', null, 'Connections'), section('Consumers', consumers, picker), consumer ? await consumerSection(consumer) : null);
