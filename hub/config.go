@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/console"
 	"github.com/switchboardhq/switchboard/hub/delivery"
 	"github.com/switchboardhq/switchboard/hub/ingest"
 	"github.com/switchboardhq/switchboard/plugins/host"
@@ -104,6 +105,11 @@ type Config struct {
 
 	// Version is reported by the API and in the User-Agent of deliveries.
 	Version string
+
+	// ConsoleFrameAncestors are the origins allowed to embed the web
+	// console (the consumer portal in the application's page), checked by
+	// console.ParseFrameAncestors. Empty: the console refuses every frame.
+	ConsoleFrameAncestors []string
 }
 
 func (c *Config) setDefaults() {
@@ -197,6 +203,11 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s must be at least 1, got %d", lim.flag, lim.v)
 		}
 	}
+	origins, err := console.ParseFrameAncestors(c.ConsoleFrameAncestors)
+	if err != nil {
+		return err
+	}
+	c.ConsoleFrameAncestors = origins
 	if c.MaxSubscriptionsPerConsumer > c.MaxSubscriptions {
 		return fmt.Errorf("max-subscriptions-per-consumer (%d) must not exceed max-subscriptions (%d)", c.MaxSubscriptionsPerConsumer, c.MaxSubscriptions)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/hub/api"
 	"github.com/switchboardhq/switchboard/hub/apikey"
+	"github.com/switchboardhq/switchboard/hub/console"
 	"github.com/switchboardhq/switchboard/hub/delivery"
 	"github.com/switchboardhq/switchboard/hub/metric"
 	"github.com/switchboardhq/switchboard/hub/secret"
@@ -298,7 +299,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		}
 	}
 	ing := ingest.New(ingest.Config{
-		Store: h.store, Connectors: plugs, Mappings: reg.Current, MappingStatus: reg.Status, SaveMapping: saveMapping,
+		Store: h.store, Connectors: plugs, Mappings: reg.Current, MappingStatus: reg.Status, SaveMapping: saveMapping, ReadMapping: reg.Read,
 		PublicURL: h.cfg.PublicURL, Logger: h.logger, Metrics: h.metrics, ReplayWindow: h.cfg.Retention,
 	})
 	h.connectors = plugs
@@ -330,8 +331,14 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		},
 	})
 
+	cons, err := console.New(console.Config{FrameAncestors: h.cfg.ConsoleFrameAncestors})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("preparing the console: %w", err)
+	}
+
 	handler, err := api.New(api.Config{
-		Routes:               append(ing.Routes(), vlt.Routes()...),
+		Routes:               append(append(ing.Routes(), vlt.Routes()...), cons.Routes()...),
 		Mappings:             reg.Current,
 		Store:                h.store,
 		Logger:               h.logger,

@@ -65,6 +65,7 @@ a flag given on the command line wins.`,
 				"shutdown-timeout":               "SWITCHBOARD_SHUTDOWN_TIMEOUT",
 				"log-level":                      "SWITCHBOARD_LOG_LEVEL",
 				"log-format":                     "SWITCHBOARD_LOG_FORMAT",
+				"console-frame-ancestors":        "SWITCHBOARD_CONSOLE_FRAME_ANCESTORS",
 			}
 			for k, v := range storeFlagEnv {
 				twins[k] = v
@@ -162,6 +163,7 @@ a flag given on the command line wins.`,
 	f.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", "NORMAL", "SQLite synchronous mode: NORMAL (survives a crash) or FULL (also power loss)")
 	f.IntVar(&cfg.Workers, "workers", 200, "jobs worked at once")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful stop may take")
+	f.StringSliceVar(&cfg.ConsoleFrameAncestors, "console-frame-ancestors", nil, "origins allowed to embed the web console's consumer portal in a frame (e.g. https://app.example.com; repeatable or comma-separated); default: none")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "json", "json or text")
 	return cmd

@@ -24,6 +24,8 @@ func TestServeRefusesBadLimitsBeforeAnySideEffect(t *testing.T) {
 		{args: []string{"--retention", "30m"}, want: "retention must be at least 1h0m0s, got 30m0s"},
 		{args: []string{"--min-retry-delay", "-1s"}, want: "--min-retry-delay must not be negative"},
 		{args: []string{"--retry-schedule", "500ms"}, want: "retry-schedule entry 0 (500ms) is below min-retry-delay 1s"},
+		{args: []string{"--console-frame-ancestors", "https://app.example.com/embed"}, want: `console-frame-ancestors "https://app.example.com/embed": must be an origin, without path, query or user; use https://app.example.com`},
+		{env: map[string]string{"SWITCHBOARD_CONSOLE_FRAME_ANCESTORS": "https://app.example.com,*"}, want: "would let any site frame the console"},
 		{env: map[string]string{"SWITCHBOARD_MAX_SUBSCRIPTIONS_PER_CONSUMER": "20000"},
 			want: "max-subscriptions-per-consumer (20000) must not exceed max-subscriptions (10000)"},
 	} {

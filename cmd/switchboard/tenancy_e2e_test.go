@@ -290,6 +290,12 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 		{method: "POST", route: "/mapping/validate", scope: "webhooks:read", shared: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/mapping/validate", body: map[string]any{"mapping": map[string]any{"service_id": "dversum"}}}
 		}},
+		{method: "GET", route: "/mapping/mappings/{service_id}", scope: "webhooks:read", shared: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			return matrixRequest{path: "/mapping/mappings/dversum"}
+		}},
+		{method: "GET", route: "/mapping/samples/{service_id}", scope: "webhooks:read", shared: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			return matrixRequest{path: "/mapping/samples/dversum"}
+		}},
 		{method: "PUT", route: "/mapping/mappings/{service_id}", scope: "admin", application: true, refusedByHub: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/mapping/mappings/dversum", body: map[string]any{"mapping": builtinMapping(t, "dversum")}}
 		}},

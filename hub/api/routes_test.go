@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/hub/api"
 	"github.com/switchboardhq/switchboard/hub/apikey"
+	"github.com/switchboardhq/switchboard/hub/console"
 	"github.com/switchboardhq/switchboard/hub/ingest"
 	"github.com/switchboardhq/switchboard/hub/vault"
 	"github.com/switchboardhq/switchboard/plugins"
@@ -39,11 +40,17 @@ func TestRouteTable(t *testing.T) {
 	h := newHub(t)
 	routes := append(ingest.New(ingest.Config{}).Routes(),
 		vault.New(vault.Config{Store: h.store, Connectors: noConnectors{}}).Routes()...)
+	cons, err := console.New(console.Config{})
+	require.NoError(t, err)
+	routes = append(routes, cons.Routes()...)
 	served, declared, err := api.Inspect(api.Config{Store: h.store, Routes: routes})
 	require.NoError(t, err)
 	require.NotEmpty(t, served)
 
-	public := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /asyncapi.json", "POST /webhook/inbound/:service_id/:token", "GET /webhook/inbound/:service_id/:token"}
+	public := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /asyncapi.json", "POST /webhook/inbound/:service_id/:token", "GET /webhook/inbound/:service_id/:token",
+		// The web console's static files: they hold no data, every call
+		// they make carries the signed-in credential.
+		"GET /console", "GET /console/*path"}
 	var table []string
 	for _, r := range served {
 		key := r.Method + " " + r.Path

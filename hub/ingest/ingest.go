@@ -61,6 +61,9 @@ type Config struct {
 	// registry's Save, or ErrMappingsShared); nil: saving is refused as on
 	// built-in mappings.
 	SaveMapping func(serviceID string, data []byte) (mapping.FileStatus, error)
+	// ReadMapping returns one service's mapping file and its name (the
+	// registry's Read); nil: GET /mapping/mappings/{service_id} finds none.
+	ReadMapping func(serviceID string) (file string, data []byte, err error)
 	// PublicURL is the base of entity_url.
 	PublicURL string
 	Logger    *slog.Logger
@@ -113,6 +116,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: http.MethodGet, Path: "/mapping/mappings", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.mappingStatus},
 		{Method: http.MethodPost, Path: "/mapping/validate", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.validate},
 		{Method: http.MethodPut, Path: "/mapping/mappings/:service_id", Scope: apikey.ScopeAdmin, Tenancy: api.Application, Handler: s.saveMapping},
+		{Method: http.MethodGet, Path: "/mapping/mappings/:service_id", Scope: "webhooks:read", Tenancy: api.Shared, Handler: s.readMapping},
 	}
 }
 

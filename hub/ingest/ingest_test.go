@@ -110,7 +110,7 @@ func newEnv(t testing.TB, opts ...func(*options)) *env {
 	conns := &connectors{client: plugintest.Connect(t, o.connector)}
 	metrics := metric.New()
 	ing := ingest.New(ingest.Config{
-		Store: st, Connectors: conns, Mappings: reg.Current, MappingStatus: reg.Status, SaveMapping: o.saveMapping,
+		Store: st, Connectors: conns, Mappings: reg.Current, MappingStatus: reg.Status, SaveMapping: o.saveMapping, ReadMapping: reg.Read,
 		PublicURL: "https://hub.example.com", Metrics: metrics, ReplayWindow: o.replayWindow, Now: o.now,
 	})
 	handler, err := api.New(api.Config{Store: st, BootstrapKey: apiKey, Routes: ing.Routes(), MaxBodyBytes: 64 << 10})

@@ -188,3 +188,30 @@ func (s *Service) saveMapping(c *gin.Context) {
 func conflict(err error) *api.Error {
 	return &api.Error{Status: http.StatusConflict, TypeName: api.TypeConflict, Message: err.Error()}
 }
+
+// mappingText is the answer of GET /mapping/mappings/{service_id}: the
+// file's text, for an editor (the mapping studio) to start from.
+type mappingText struct {
+	ServiceID string `json:"service_id"`
+	File      string `json:"file"`
+	Mapping   string `json:"mapping"`
+}
+
+// readMapping returns a service's mapping file as it is now, in the
+// mappings directory or built in.
+func (s *Service) readMapping(c *gin.Context) {
+	serviceID := c.Param("service_id")
+	if s.cfg.ReadMapping == nil {
+		api.WriteError(c, api.NotFound("mapping", serviceID))
+		return
+	}
+	file, data, err := s.cfg.ReadMapping(serviceID)
+	switch {
+	case errors.Is(err, mapping.ErrNoFile):
+		api.WriteError(c, api.NotFound("mapping", serviceID))
+	case err != nil:
+		api.WriteError(c, err)
+	default:
+		api.Respond(c, http.StatusOK, mappingText{ServiceID: serviceID, File: file, Mapping: string(data)})
+	}
+}

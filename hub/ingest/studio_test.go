@@ -209,3 +209,40 @@ func TestSaveMappingConflicts(t *testing.T) {
 		})
 	}
 }
+
+// TestReadMapping: GET /mapping/mappings/{service_id} answers the file's
+// text byte for byte (what the studio edits), from the mappings directory
+// when there is one, and 404 for a service without a file.
+func TestReadMapping(t *testing.T) {
+	t.Parallel()
+	builtin, _ := builtinDversum(t)
+	dir := t.TempDir()
+	edited := strings.Replace(builtin, `"number": "invoice_number"`, `"number": "reference"`, 1)
+	require.NotEqual(t, builtin, edited)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dversum.json"), []byte(edited), 0o644))
+
+	for _, tc := range []struct {
+		name string
+		opts []func(*options)
+		want string
+	}{
+		{name: "built in", want: builtin},
+		{name: "mappings directory", opts: []func(*options){func(o *options) { o.mappingsDir = dir }}, want: edited},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, tc.opts...)
+			res := e.send(http.MethodGet, "/mapping/mappings/dversum", nil, adminJSON)
+			require.Equal(t, http.StatusOK, res.status, "%v", res.json)
+			data := res.json["data"].(map[string]any)
+			assert.Equal(t, "dversum", data["service_id"])
+			assert.Equal(t, "dversum.json", data["file"])
+			assert.Equal(t, tc.want, data["mapping"])
+
+			for _, id := range []string{"nope", "Not_A_Service", ".."} {
+				res := e.send(http.MethodGet, "/mapping/mappings/"+id, nil, adminJSON)
+				assert.Equalf(t, http.StatusNotFound, res.status, "%s: %v", id, res.json)
+			}
+		})
+	}
+}
