@@ -96,6 +96,7 @@ type Store interface {
 	EventTypes
 	Retention
 	Recoveries
+	Consumers
 }
 
 // Retention removes consumer data: old rows in the background (Purge) and
