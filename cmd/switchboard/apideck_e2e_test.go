@@ -72,4 +72,5 @@ func TestApideckSDKs(t *testing.T) {
 	env := []string{"HUB_URL=http://" + hub.addr, "APP_KEY=" + appKey, "BOUND_KEY=" + boundKey, "APP_ID=" + appID,
 		"LOG_CONSUMER=acme", "MULTI_CONSUMER=multi"}
 	t.Run("unify", func(t *testing.T) { runNode(t, "apideck-unify.test.mjs", env...) })
+	t.Run("node", func(t *testing.T) { runNode(t, "apideck-node.test.mjs", env...) })
 }

@@ -60,4 +60,3 @@ func (s *server) listConsumers(c *gin.Context) {
 func validConsumerCursor(id string) bool {
 	return id != "" && utf8.RuneCountInString(id) <= MaxIDLength
 }
-

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/apideck"
 	"github.com/switchboardhq/switchboard/hub/apikey"
 	"github.com/switchboardhq/switchboard/hub/ingest"
 	"github.com/switchboardhq/switchboard/hub/vault"
@@ -39,11 +40,12 @@ func TestRouteTable(t *testing.T) {
 	h := newHub(t)
 	routes := append(ingest.New(ingest.Config{}).Routes(),
 		vault.New(vault.Config{Store: h.store, Connectors: noConnectors{}}).Routes()...)
+	routes = append(routes, apideck.New(apideck.Config{Store: h.store, Connectors: noConnectors{}}).Routes()...)
 	served, declared, err := api.Inspect(api.Config{Store: h.store, Routes: routes})
 	require.NoError(t, err)
 	require.NotEmpty(t, served)
 
-	public := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /asyncapi.json", "POST /webhook/inbound/:service_id/:token", "GET /webhook/inbound/:service_id/:token"}
+	public := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /asyncapi.json", "GET /apideck/openapi.json", "POST /webhook/inbound/:service_id/:token", "GET /webhook/inbound/:service_id/:token"}
 	var table []string
 	for _, r := range served {
 		key := r.Method + " " + r.Path

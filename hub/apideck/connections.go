@@ -274,8 +274,9 @@ func (s *Service) getConnection(c *gin.Context) {
 }
 
 // connectionInput is Apideck's ConnectionInput; the hub keeps enabled
-// (its status) and settings. The rest has no place in the hub and is
-// refused when it carries anything.
+// (its status) and settings. metadata and the read-only fields are
+// ignored; the rest has no place in the hub and is refused when it carries
+// anything.
 type connectionInput struct {
 	Enabled        *bool           `json:"enabled"`
 	Settings       json.RawMessage `json:"settings"`
@@ -285,6 +286,12 @@ type connectionInput struct {
 	ConsentState   json.RawMessage `json:"consent_state"`
 	LatestConsent  json.RawMessage `json:"latest_consent"`
 	DataScopes     json.RawMessage `json:"application_data_scopes"`
+	// Read-only in Apideck: accepted so a connection read can be sent
+	// back, and ignored.
+	State            json.RawMessage `json:"state"`
+	IntegrationState json.RawMessage `json:"integration_state"`
+	AuthType         json.RawMessage `json:"auth_type"`
+	OAuthGrantType   json.RawMessage `json:"oauth_grant_type"`
 }
 
 func empty(raw json.RawMessage) bool {
@@ -302,7 +309,9 @@ func (s *Service) updateConnection(c *gin.Context) {
 		return
 	}
 	var errs []api.FieldError
-	for name, raw := range map[string]json.RawMessage{"metadata": in.Metadata, "configuration": in.Configuration,
+	// metadata is what the edge shows (the hub's connection id, its
+	// webhook URL): read-only here, so a connection read can be sent back.
+	for name, raw := range map[string]json.RawMessage{"configuration": in.Configuration,
 		"custom_mappings": in.CustomMappings, "consent_state": in.ConsentState, "latest_consent": in.LatestConsent,
 		"application_data_scopes": in.DataScopes} {
 		if !empty(raw) {
@@ -401,4 +410,3 @@ func (s *Service) importConnection(c *gin.Context) {
 	body["service_id"] = c.Param("service_id")
 	s.relayConnection(c, http.MethodPost, "/vault/connections", body, unifiedAPI)
 }
-
