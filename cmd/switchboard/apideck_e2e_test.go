@@ -73,4 +73,5 @@ func TestApideckSDKs(t *testing.T) {
 		"LOG_CONSUMER=acme", "MULTI_CONSUMER=multi"}
 	t.Run("unify", func(t *testing.T) { runNode(t, "apideck-unify.test.mjs", env...) })
 	t.Run("node", func(t *testing.T) { runNode(t, "apideck-node.test.mjs", env...) })
+	t.Run("openapi", func(t *testing.T) { runNode(t, "apideck-openapi.test.mjs", env...) })
 }
