@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,9 +74,122 @@ func TestApideckSDKs(t *testing.T) {
 		data(hub.doAs(t, "multi", "POST", "/vault/connections", map[string]any{"service_id": "dversum"}))
 	}
 
+	// Real answers of the edge against its own OpenAPI document.
+	t.Run("responses match openapi", func(t *testing.T) { checkApideckResponses(t, hub, appID, appKey) })
+
 	env := []string{"HUB_URL=http://" + hub.addr, "APP_KEY=" + appKey, "BOUND_KEY=" + boundKey, "APP_ID=" + appID,
 		"LOG_CONSUMER=acme", "MULTI_CONSUMER=multi"}
 	t.Run("unify", func(t *testing.T) { runNode(t, "apideck-unify.test.mjs", env...) })
 	t.Run("node", func(t *testing.T) { runNode(t, "apideck-node.test.mjs", env...) })
 	t.Run("openapi", func(t *testing.T) { runNode(t, "apideck-openapi.test.mjs", env...) })
+}
+
+// checkApideckResponses sends one request per documented answer of the
+// /apideck edge and validates the body against the schema the served
+// OpenAPI document gives for that operation and status.
+func checkApideckResponses(t *testing.T, hub *hubProcess, appID, key string) {
+	base := "http://" + hub.addr
+	send := func(method, path, consumer string, body any) (int, []byte) {
+		var rd io.Reader
+		if body != nil {
+			b, err := json.Marshal(body)
+			require.NoError(t, err)
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequest(method, base+path, rd)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("x-apideck-app-id", appID)
+		req.Header.Set("Content-Type", "application/json")
+		if consumer != "" {
+			req.Header.Set("x-apideck-consumer-id", consumer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, raw
+	}
+
+	code, rawDoc := send("GET", "/apideck/openapi.json", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(rawDoc))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	require.NoError(t, c.AddResource("apideck.json", doc))
+	var ops struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Ref     string `json:"$ref"`
+				Content map[string]struct {
+					Schema struct {
+						Ref string `json:"$ref"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(rawDoc, &ops))
+	schemaOf := func(template, method string, status int) *jsonschema.Schema {
+		op, ok := ops.Paths[template][strings.ToLower(method)]
+		require.True(t, ok, "%s %s is documented", method, template)
+		res, ok := op.Responses[strconv.Itoa(status)]
+		require.True(t, ok, "%s %s documents %d", method, template, status)
+		ref := res.Content["application/json"].Schema.Ref
+		if res.Ref != "" {
+			ref = "#/components/schemas/Error" // every error response is the Error body
+		}
+		require.NotEmpty(t, ref, "%s %s %d has a schema", method, template, status)
+		s, err := c.Compile("apideck.json" + ref)
+		require.NoError(t, err)
+		return s
+	}
+
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
+	consumer := "schema-" + stamp
+	cases := []struct {
+		method, path, template, consumer string
+		body                             any
+		status                           int
+	}{
+		{"POST", "/apideck/webhook/webhooks", "/webhook/webhooks", "", map[string]any{"unified_api": "accounting", "status": "enabled",
+			"delivery_url": "https://example.com/schema", "events": []string{"accounting.invoice.created"}}, 201},
+		{"GET", "/apideck/webhook/webhooks?limit=2", "/webhook/webhooks", "", nil, 200},
+		{"GET", "/apideck/webhook/webhooks/01900000-0000-7000-8000-000000000000", "/webhook/webhooks/{id}", "", nil, 404},
+		{"GET", "/apideck/webhook/logs?limit=3&filter[consumer_id]=acme", "/webhook/logs", "", nil, 200},
+		{"GET", "/apideck/webhook/logs?filter[nope]=1", "/webhook/logs", "", nil, 400},
+		{"GET", "/apideck/connector/connectors", "/connector/connectors", "", nil, 200},
+		{"GET", "/apideck/connector/connectors/dversum", "/connector/connectors/{id}", "", nil, 200},
+		{"POST", "/apideck/vault/connections/accounting/dversum/import", "/vault/connections/{unified_api}/{service_id}/import", consumer, map[string]any{}, 200},
+		{"GET", "/apideck/vault/connections", "/vault/connections", consumer, nil, 200},
+		{"GET", "/apideck/vault/connections/accounting/dversum", "/vault/connections/{unified_api}/{service_id}", consumer, nil, 200},
+		{"PATCH", "/apideck/vault/connections/accounting/dversum", "/vault/connections/{unified_api}/{service_id}", consumer, map[string]any{"enabled": false}, 200},
+		{"GET", "/apideck/vault/connections/accounting/dversum", "/vault/connections/{unified_api}/{service_id}", "multi", nil, 409},
+		{"POST", "/apideck/vault/sessions", "/vault/sessions", consumer, map[string]any{"consumer_metadata": map[string]any{"account_name": "Schema"}}, 200},
+		{"POST", "/apideck/vault/consumers", "/vault/consumers", "", map[string]any{"consumer_id": "c-" + stamp, "metadata": map[string]any{"email": "c@example.com"}}, 200},
+		{"POST", "/apideck/vault/consumers", "/vault/consumers", "", map[string]any{"consumer_id": "c-" + stamp}, 409},
+		{"GET", "/apideck/vault/consumers?limit=2", "/vault/consumers", "", nil, 200},
+		{"GET", "/apideck/vault/consumers/" + consumer, "/vault/consumers/{consumer_id}", "", nil, 200},
+		{"PATCH", "/apideck/vault/consumers/c-" + stamp, "/vault/consumers/{consumer_id}", "", map[string]any{"metadata": map[string]any{"user_name": "U"}}, 200},
+		{"DELETE", "/apideck/vault/consumers/c-" + stamp, "/vault/consumers/{consumer_id}", "", nil, 200},
+		{"GET", "/apideck/vault/consumers/c-" + stamp, "/vault/consumers/{consumer_id}", "", nil, 404},
+	}
+	for _, tc := range cases {
+		code, raw := send(tc.method, tc.path, tc.consumer, tc.body)
+		require.Equal(t, tc.status, code, "%s %s: %s", tc.method, tc.path, raw)
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		require.NoError(t, err, "%s %s", tc.method, tc.path)
+		assert.NoError(t, schemaOf(tc.template, tc.method, tc.status).Validate(v), "%s %s: %s", tc.method, tc.path, raw)
+	}
+	// The catch-all's 501 is documented in the description, in the Error shape.
+	code, raw := send("GET", "/apideck/crm/leads", "", nil)
+	require.Equal(t, http.StatusNotImplemented, code)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	require.NoError(t, err)
+	errSchema, err := c.Compile("apideck.json#/components/schemas/Error")
+	require.NoError(t, err)
+	assert.NoError(t, errSchema.Validate(v), "%s", raw)
 }
