@@ -156,14 +156,13 @@ func (s *Service) listConnectors(c *gin.Context) {
 		cur.Next = &next
 	}
 	if start > 0 {
-		prevStart := max(start-limit, 0)
-		prev := ""
-		if prevStart > 0 {
-			prev = base64.RawURLEncoding.EncodeToString([]byte(connectorsCursorKind + "|" + infos[prevStart-1].ID))
+		// The page before starts after the id before it ("" from the top).
+		after := ""
+		if prevStart := max(start-limit, 0); prevStart > 0 {
+			after = infos[prevStart-1].ID
 		}
-		if prev != "" {
-			cur.Previous = &prev
-		}
+		prev := base64.RawURLEncoding.EncodeToString([]byte(connectorsCursorKind + "|" + after))
+		cur.Previous = &prev
 	}
 	s.respondList(c, out, len(out), cur)
 }
