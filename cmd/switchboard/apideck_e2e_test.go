@@ -74,6 +74,10 @@ func TestApideckSDKs(t *testing.T) {
 		data(hub.doAs(t, "multi", "POST", "/vault/connections", map[string]any{"service_id": "dversum"}))
 	}
 
+	// A key bound to acme reaches through /apideck exactly what it reaches
+	// through the hub's own routes.
+	t.Run("bound key", func(t *testing.T) { checkApideckBound(t, hub, appID, boundKey) })
+
 	// Real answers of the edge against its own OpenAPI document.
 	t.Run("responses match openapi", func(t *testing.T) { checkApideckResponses(t, hub, appID, appKey) })
 
@@ -192,4 +196,61 @@ func checkApideckResponses(t *testing.T, hub *hubProcess, appID, key string) {
 	errSchema, err := c.Compile("apideck.json#/components/schemas/Error")
 	require.NoError(t, err)
 	assert.NoError(t, errSchema.Validate(v), "%s", raw)
+}
+
+// checkApideckBound tries, with a key bound to consumer acme, to reach
+// other consumers' data through the /apideck edge.
+func checkApideckBound(t *testing.T, hub *hubProcess, appID, key string) {
+	send := func(method, path, consumer string) (int, string) {
+		req, err := http.NewRequest(method, "http://"+hub.addr+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("x-apideck-app-id", appID)
+		if consumer != "" {
+			req.Header.Set("x-apideck-consumer-id", consumer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(raw)
+	}
+	for _, tc := range []struct {
+		method, path, consumer string
+		status                 int
+	}{
+		{"GET", "/apideck/vault/connections", "multi", http.StatusForbidden},
+		{"GET", "/apideck/vault/connections/accounting/dversum", "multi", http.StatusForbidden},
+		{"DELETE", "/apideck/vault/connections/accounting/dversum", "multi", http.StatusForbidden},
+		{"POST", "/apideck/vault/sessions", "multi", http.StatusForbidden},
+		{"GET", "/apideck/vault/consumers/multi", "", http.StatusNotFound},
+		{"DELETE", "/apideck/vault/consumers/multi", "", http.StatusNotFound},
+		{"GET", "/apideck/webhook/logs?filter[consumer_id]=multi", "", http.StatusForbidden},
+		{"GET", "/apideck/vault/connections", "", http.StatusOK},
+	} {
+		code, raw := send(tc.method, tc.path, tc.consumer)
+		assert.Equal(t, tc.status, code, "%s %s as acme for %q: %s", tc.method, tc.path, tc.consumer, raw)
+		if code < 300 {
+			assert.NotContains(t, raw, `"multi"`, "%s %s: another consumer's data", tc.method, tc.path)
+		}
+	}
+	// Its lists hold only acme's rows.
+	for _, path := range []string{"/apideck/webhook/webhooks?limit=200", "/apideck/webhook/logs?limit=200", "/apideck/vault/consumers?limit=200"} {
+		code, raw := send("GET", path, "")
+		require.Equal(t, http.StatusOK, code, raw)
+		var env struct {
+			Data []map[string]any `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(raw), &env))
+		for _, item := range env.Data {
+			if id, ok := item["consumer_id"]; ok {
+				assert.Equal(t, "acme", id, "%s: %v", path, item)
+			}
+		}
+	}
+	// The multi consumer's connections survived every try.
+	code, raw := hub.request(t, hub.key, "multi", "GET", "/vault/connections", nil)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, 2, strings.Count(string(raw), `"service_id":"dversum"`))
 }
