@@ -307,7 +307,27 @@ func writeJSON(c *gin.Context, status int, v any) {
 
 // respond writes Apideck's success envelope.
 func respond(c *gin.Context, status int, data any) {
-	writeJSON(c, status, map[string]any{"status_code": status, "status": http.StatusText(status), "data": data})
+	writeJSON(c, status, success{StatusCode: status, Status: http.StatusText(status), Data: data})
+}
+
+// success is Apideck's success envelope; Meta and Links on lists only.
+type success struct {
+	StatusCode int    `json:"status_code"`
+	Status     string `json:"status"`
+	Data       any    `json:"data"`
+	Meta       *meta  `json:"meta,omitempty"`
+	Links      *links `json:"links,omitempty"`
+}
+
+type meta struct {
+	ItemsOnPage int     `json:"items_on_page"`
+	Cursors     cursors `json:"cursors"`
+}
+
+type links struct {
+	Previous *string `json:"previous"`
+	Current  string  `json:"current"`
+	Next     *string `json:"next"`
 }
 
 // cursors are a list's meta.cursors.
@@ -331,12 +351,12 @@ func (s *Service) respondList(c *gin.Context, items any, n int, cur cursors) {
 	if cur.Current != nil {
 		current = *cur.Current
 	}
-	writeJSON(c, http.StatusOK, map[string]any{
-		"status_code": http.StatusOK,
-		"status":      http.StatusText(http.StatusOK),
-		"data":        items,
-		"meta":        map[string]any{"items_on_page": n, "cursors": cur},
-		"links":       map[string]any{"previous": link(cur.Previous), "current": s.pageURL(c, current), "next": link(cur.Next)},
+	writeJSON(c, http.StatusOK, success{
+		StatusCode: http.StatusOK,
+		Status:     http.StatusText(http.StatusOK),
+		Data:       items,
+		Meta:       &meta{ItemsOnPage: n, Cursors: cur},
+		Links:      &links{Previous: link(cur.Previous), Current: s.pageURL(c, current), Next: link(cur.Next)},
 	})
 }
 
