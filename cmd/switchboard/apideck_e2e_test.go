@@ -24,7 +24,7 @@ import (
 func TestApideckSDKs(t *testing.T) {
 	requireNode(t)
 	const appID = "sb-apideck-app"
-	hub := startHub(t, t.TempDir(), freeAddr(t), "--app-id", appID, "--retry-schedule", "1h")
+	hub := startHub(t, t.TempDir(), freeAddr(t), "--app-id", appID, "--retry-schedule", "1s,1h")
 
 	// Deliveries to /gone fail with 404, the others succeed: the logs then
 	// hold both for the status filters.
@@ -67,6 +67,11 @@ func TestApideckSDKs(t *testing.T) {
 		}
 		return json.Unmarshal(raw, &env) == nil && len(env.Data) >= 6
 	}, 30*time.Second, 50*time.Millisecond, "deliveries were not logged")
+	// The 404s are tried again after a second: a log then lists both tries.
+	require.Eventually(t, func() bool {
+		_, raw := hub.request(t, hub.key, "", "GET", "/webhook/logs?limit=200", nil)
+		return strings.Contains(string(raw), `"execution_attempt":2`)
+	}, 30*time.Second, 100*time.Millisecond, "no second try was logged")
 
 	// A consumer with two connections to one service: Apideck's
 	// /vault/connections/{unified_api}/{service_id} cannot name one (409).
@@ -77,6 +82,34 @@ func TestApideckSDKs(t *testing.T) {
 	// A key bound to acme reaches through /apideck exactly what it reaches
 	// through the hub's own routes.
 	t.Run("bound key", func(t *testing.T) { checkApideckBound(t, hub, appID, boundKey) })
+
+	t.Run("attempts", func(t *testing.T) {
+		req, err := http.NewRequest("GET", "http://"+hub.addr+"/apideck/webhook/logs?limit=1&filter[execution_attempt]=2", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+appKey)
+		req.Header.Set("x-apideck-app-id", appID)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var env struct {
+			Data []struct {
+				ExecutionAttempt int `json:"execution_attempt"`
+				StatusCode       int `json:"status_code"`
+				Attempts         []struct {
+					ExecutionAttempt int `json:"execution_attempt"`
+					StatusCode       int `json:"status_code"`
+				} `json:"attempts"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&env))
+		require.Len(t, env.Data, 1)
+		l := env.Data[0]
+		assert.Equal(t, 2, l.ExecutionAttempt)
+		assert.Equal(t, http.StatusNotFound, l.StatusCode)
+		require.GreaterOrEqual(t, len(l.Attempts), 2, "every try of the delivery, oldest first")
+		assert.Equal(t, 1, l.Attempts[0].ExecutionAttempt)
+		assert.Equal(t, 2, l.Attempts[1].ExecutionAttempt)
+	})
 
 	// Real answers of the edge against its own OpenAPI document.
 	t.Run("responses match openapi", func(t *testing.T) { checkApideckResponses(t, hub, appID, appKey) })

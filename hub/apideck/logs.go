@@ -326,6 +326,8 @@ scan:
 		}
 	}
 
+	// Every try of each listed delivery, oldest first, for attempts.
+	tries := map[string][]logAttemptBrief{}
 	out := make([]WebhookEventLog, len(found))
 	for i, a := range found {
 		ev, err := eventOf(a.EventID)
@@ -334,6 +336,23 @@ scan:
 			return
 		}
 		out[i] = s.eventLog(a, ev)
+		if _, ok := tries[a.DeliveryID]; !ok && a.DeliveryID != "" {
+			all, err := s.store.ListAttempts(ctx, sc, store.AttemptFilter{EventID: a.EventID, SubscriptionID: a.SubscriptionID}, store.Page{Limit: store.MaxPageLimit})
+			if err != nil {
+				api.WriteError(c, fmt.Errorf("listing the tries of delivery %s: %w", a.DeliveryID, err))
+				return
+			}
+			var list []logAttemptBrief
+			for j := len(all) - 1; j >= 0; j-- {
+				if t := all[j]; t.DeliveryID == a.DeliveryID {
+					list = append(list, brief(t))
+				}
+			}
+			tries[a.DeliveryID] = list
+		}
+		if list := tries[a.DeliveryID]; len(list) > 0 {
+			out[i].Attempts = list
+		}
 	}
 	s.respondList(c, out, len(out), cur)
 }
@@ -345,7 +364,7 @@ func (s *Service) eventLog(a *store.Attempt, ev *event.Event) WebhookEventLog {
 		ConsumerID: a.ConsumerID, UnifiedAPI: a.UnifiedAPI, Service: logService{ID: a.ServiceID, Name: s.serviceName(a.ServiceID)},
 		Endpoint: a.Endpoint, EventType: a.EventType, ExecutionAttempt: a.ExecutionAttempt, HTTPMethod: http.MethodPost,
 		Timestamp: ts, ResponseBody: a.ResponseBody, RetryScheduled: a.RetryScheduled,
-		Attempts: []logAttemptBrief{{Timestamp: ts, ExecutionAttempt: a.ExecutionAttempt, StatusCode: a.StatusCode, Success: a.Success}},
+		Attempts: []logAttemptBrief{brief(a)},
 	}
 	if ev != nil {
 		l.EntityType = ev.EntityType
@@ -354,6 +373,12 @@ func (s *Service) eventLog(a *store.Attempt, ev *event.Event) WebhookEventLog {
 		}
 	}
 	return l
+}
+
+// brief is one try as a log's attempts list shows it.
+func brief(a *store.Attempt) logAttemptBrief {
+	return logAttemptBrief{Timestamp: a.Timestamp.UTC().Format(time.RFC3339Nano), ExecutionAttempt: a.ExecutionAttempt,
+		StatusCode: a.StatusCode, Success: a.Success}
 }
 
 // serviceName is a connector's name, or its id when it is not loaded (or
