@@ -32,6 +32,9 @@ type Config struct {
 	// PublicURL is the base of the URLs handed out (entity_url, inbound
 	// webhook URLs). Default: http://<Addr>.
 	PublicURL string
+	// AppID, when set, is the application id Apideck's SDKs must send in
+	// x-apideck-app-id to the /apideck edge (401 otherwise). Empty: any.
+	AppID string
 	// APIKey, when set, is a key with every scope that is never stored
 	// (scripted setups and tests); at least MinAPIKeyLength characters. Without it and without any stored key,
 	// the first start creates an admin key and prints it once.

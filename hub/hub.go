@@ -26,6 +26,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/apideck"
 	"github.com/switchboardhq/switchboard/hub/apikey"
 	"github.com/switchboardhq/switchboard/hub/console"
 	"github.com/switchboardhq/switchboard/hub/delivery"
@@ -337,8 +338,11 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		return fmt.Errorf("preparing the console: %w", err)
 	}
 
+	edge := apideck.New(apideck.Config{Store: h.store, Connectors: connectorCatalog{plugs}, PublicURL: h.cfg.PublicURL, AppID: h.cfg.AppID})
 	handler, err := api.New(api.Config{
-		Routes:               append(append(ing.Routes(), vlt.Routes()...), cons.Routes()...),
+		Routes:               append(append(append(ing.Routes(), vlt.Routes()...), cons.Routes()...), edge.Routes()...),
+		Fallbacks:            []api.Fallback{edge.Fallback()},
+		ErrorRefs:            apideck.ErrorRefs(),
 		Mappings:             reg.Current,
 		Store:                h.store,
 		Logger:               h.logger,
@@ -361,6 +365,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		ln.Close()
 		return fmt.Errorf("building API: %w", err)
 	}
+	edge.SetHandler(handler)
 
 	h.services = []service{
 		&queueService{store: h.store, cfg: queueConfig},

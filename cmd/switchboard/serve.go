@@ -48,6 +48,7 @@ a flag given on the command line wins.`,
 				"plugins-dir":                    "SWITCHBOARD_PLUGINS_DIR",
 				"plugin-sha256":                  "SWITCHBOARD_PLUGIN_SHA256",
 				"public-url":                     "SWITCHBOARD_PUBLIC_URL",
+				"app-id":                         "SWITCHBOARD_APP_ID",
 				"allow-private-destinations":     "SWITCHBOARD_ALLOW_PRIVATE_DESTINATIONS",
 				"allow-cidr":                     "SWITCHBOARD_ALLOW_CIDRS",
 				"delivery-timeout":               "SWITCHBOARD_DELIVERY_TIMEOUT",
@@ -148,6 +149,7 @@ a flag given on the command line wins.`,
 	f.StringVar(&cfg.PluginsDir, "plugins-dir", "", "directory of third-party connectors (switchboard-connector-<id> with <id>.sha256)")
 	f.StringSliceVar(&pluginSums, "plugin-sha256", nil, "pin a third-party connector's SHA-256 as id=HEX (repeatable); must match its .sha256 file if there is one")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "public base URL of this hub (default http://<addr>)")
+	f.StringVar(&cfg.AppID, "app-id", "", "application id Apideck's SDKs must send (x-apideck-app-id) to /apideck; any when empty")
 	f.BoolVar(&cfg.AllowPrivateDestinations, "allow-private-destinations", false, "allow deliveries to loopback and private addresses")
 	f.StringSliceVar(&allowCIDRs, "allow-cidr", nil, "private CIDR that deliveries may reach while the SSRF guard stays on (repeatable)")
 	f.DurationVar(&cfg.DeliveryTimeout, "delivery-timeout", 15*time.Second, "timeout of one delivery try")

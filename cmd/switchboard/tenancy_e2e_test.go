@@ -349,6 +349,9 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 			}
 			return matrixRequest{path: "/vault/sessions/" + newSession(t, o.consumer)["id"].(string), consumer: o.consumer}
 		}},
+		{method: "GET", route: "/vault/consumers", scope: "webhooks:read", unparameterised: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
+			return matrixRequest{path: "/vault/consumers?limit=200"}
+		}},
 		{method: "POST", route: "/admin/api-keys", scope: "admin", application: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/admin/api-keys", body: map[string]any{"name": "made-in-matrix", "scopes": []string{"webhooks:read"}, "consumer_id": o.consumer}}
 		}},

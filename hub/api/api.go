@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,7 +103,26 @@ type Config struct {
 	// coverage is what GET /webhook/event-types reports per connector.
 	// Nil: no pass-throughs, no coverage.
 	Mappings func() *mapping.Set
+	// Fallbacks answer requests that match no route under their Prefix,
+	// after authenticating them with Scope (Apideck's catch-all 501 under
+	// /apideck/). Nil: every unknown route is a 404.
+	Fallbacks []Fallback
+	// ErrorRefs adds a ref (the base URL plus the lower-cased type name) to
+	// every error answered under a path prefix, for routes in Apideck's
+	// error shape: {"/apideck/": "https://developers.apideck.com/errors#"}.
+	ErrorRefs map[string]string
 }
+
+// Fallback answers, after authentication, the requests under Prefix that
+// match no route.
+type Fallback struct {
+	Prefix  string
+	Scope   string
+	Handler gin.HandlerFunc
+}
+
+// ctxErrorRef is the Gin context key of the ref base of errors (ErrorRefs).
+const ctxErrorRef = "switchboard.error_ref"
 
 // Route is one route of the API, the hub's own or mounted by another
 // package. Scope is the credential scope it needs (see package apikey) and
@@ -249,7 +269,25 @@ func build(cfg Config) (*gin.Engine, map[string]Route, error) {
 		return nil, nil, err
 	}
 	r.Use(requestID(), observe(s.log, s.metrics), recovery(s.log), limitBody(maxBody), refuseUnstorableText())
+	if len(cfg.ErrorRefs) > 0 {
+		r.Use(func(c *gin.Context) {
+			for prefix, base := range cfg.ErrorRefs {
+				if strings.HasPrefix(c.Request.URL.Path, prefix) {
+					c.Set(ctxErrorRef, base)
+				}
+			}
+		})
+	}
 	r.NoRoute(func(c *gin.Context) {
+		for _, fb := range cfg.Fallbacks {
+			if strings.HasPrefix(c.Request.URL.Path, fb.Prefix) {
+				authn.guard(fb.Scope, Shared)(c)
+				if !c.IsAborted() {
+					fb.Handler(c)
+				}
+				return
+			}
+		}
 		WriteError(c, &Error{
 			Status:   http.StatusNotFound,
 			TypeName: TypeEntityNotFound,
@@ -339,5 +377,7 @@ func (s *server) routes() []Route {
 		{Method: http.MethodPost, Path: "/vault/sessions", Scope: connections, Tenancy: Scoped, Handler: s.createSession},
 		{Method: http.MethodGet, Path: "/vault/sessions", Scope: read, Tenancy: Scoped, Handler: s.listSessions},
 		{Method: http.MethodDelete, Path: "/vault/sessions/:id", Scope: connections, Tenancy: Scoped, Handler: s.revokeSession},
+
+		{Method: http.MethodGet, Path: "/vault/consumers", Scope: read, Tenancy: Scoped, Handler: s.listConsumers},
 	}
 }

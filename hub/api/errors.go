@@ -117,6 +117,9 @@ type errorBody struct {
 	TypeName   string `json:"type_name"`
 	Message    string `json:"message"`
 	Detail     any    `json:"detail"`
+	// Ref links the error type's documentation, on routes that carry
+	// Apideck's error shape (Config.ErrorRefs).
+	Ref string `json:"ref,omitempty"`
 }
 
 // toError maps any error a handler returns to what the client sees. This is
@@ -151,6 +154,13 @@ func toError(err error) *Error {
 			TypeName: TypeConflict,
 			Message:  "idempotency_key was already used for a different request",
 			Detail:   map[string]string{"field": "idempotency_key", "reason": "reused with a different request body"},
+			Err:      err,
+		}
+	case errors.Is(err, store.ErrExists):
+		return &Error{
+			Status:   http.StatusConflict,
+			TypeName: TypeConflict,
+			Message:  "it exists already",
 			Err:      err,
 		}
 	case errors.Is(err, store.ErrUnavailable):
@@ -197,12 +207,16 @@ func WriteError(c *gin.Context, err error) {
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	writeJSON(c, e.Status, errorBody{
+	body := errorBody{
 		StatusCode: e.Status,
 		Error:      http.StatusText(e.Status),
 		TypeName:   e.TypeName,
 		Message:    e.Message,
 		Detail:     e.Detail,
-	})
+	}
+	if base := c.GetString(ctxErrorRef); base != "" {
+		body.Ref = base + strings.ToLower(e.TypeName)
+	}
+	writeJSON(c, e.Status, body)
 	c.Abort()
 }

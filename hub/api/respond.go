@@ -127,12 +127,20 @@ func decodeCursor(kind, raw string) (dir, id string, ok bool) {
 		return "", "", false
 	}
 	parts := strings.Split(string(b), "|")
+	if kind == consumersList && len(parts) > 4 {
+		// A consumer id may itself hold "|".
+		parts = append(parts[:3], strings.Join(parts[3:], "|"))
+	}
 	if len(parts) != 4 || parts[0] != "v1" || parts[1] != kind || (parts[2] != dirAfter && parts[2] != dirBefore) {
 		return "", "", false
 	}
 	if kind == eventTypesList {
 		// Event types page by name, not by id.
 		return parts[2], parts[3], event.ValidType(parts[3])
+	}
+	if kind == consumersList {
+		id := strings.Join(parts[3:], "|")
+		return parts[2], id, validConsumerCursor(id)
 	}
 	if _, err := uuid.Parse(parts[3]); err != nil {
 		return "", "", false

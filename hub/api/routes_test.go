@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/apideck"
 	"github.com/switchboardhq/switchboard/hub/apikey"
 	"github.com/switchboardhq/switchboard/hub/console"
 	"github.com/switchboardhq/switchboard/hub/ingest"
@@ -43,11 +44,12 @@ func TestRouteTable(t *testing.T) {
 	cons, err := console.New(console.Config{})
 	require.NoError(t, err)
 	routes = append(routes, cons.Routes()...)
+	routes = append(routes, apideck.New(apideck.Config{Store: h.store, Connectors: noConnectors{}}).Routes()...)
 	served, declared, err := api.Inspect(api.Config{Store: h.store, Routes: routes})
 	require.NoError(t, err)
 	require.NotEmpty(t, served)
 
-	public := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /asyncapi.json", "POST /webhook/inbound/:service_id/:token", "GET /webhook/inbound/:service_id/:token",
+	public := []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /asyncapi.json", "GET /apideck/openapi.json", "POST /webhook/inbound/:service_id/:token", "GET /webhook/inbound/:service_id/:token",
 		// The web console's static files: they hold no data, every call
 		// they make carries the signed-in credential.
 		"GET /console", "GET /console/*path"}

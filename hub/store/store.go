@@ -97,6 +97,7 @@ type Store interface {
 	Retention
 	Recoveries
 	Activity
+	Consumers
 }
 
 // Retention removes consumer data: old rows in the background (Purge) and

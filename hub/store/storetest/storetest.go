@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SendTest", testSendTests},
 		{"Recovery", recoveryTests},
 		{"Activity", activityTests},
+		{"Consumers", consumerTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			t.Parallel()
