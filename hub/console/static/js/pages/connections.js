@@ -19,7 +19,7 @@ export async function render(main, params, ctx) {
   const list = pagedTable('/vault/consumers', [
     {title: 'consumer', cell: c => h('a', {href: '#/connections/' + seg(c.consumer_id), testid: 'consumer-link'}, c.consumer_id)},
     {title: 'name', cell: c => (c.metadata && (c.metadata.account_name || c.metadata.user_name)) || '—'},
-    {title: 'connections', cell: c => String(c.connections ?? 0), class: 'num'},
+    {title: 'connections', cell: c => String(c.connection_count ?? 0), class: 'num'},
     {title: 'services', cell: c => (c.services || []).join(', ') || '—'},
     {title: 'since', cell: c => fmtTime(c.created_at)},
   ], {testid: 'consumers', empty: 'No consumer has a connection yet.'});
