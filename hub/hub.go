@@ -344,7 +344,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		// Stops before the queue and the store close (reverse order).
 		newRetentionService(h.store, h.metrics, h.logger, h.cfg.Retention),
 		&mappingService{registry: reg, logger: h.logger},
-		&connectorService{manager: plugs, logger: h.logger},
+		&connectorService{manager: plugs, logger: h.logger, mappings: reg.Current},
 		&httpService{name: "http", ln: ln, srv: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
