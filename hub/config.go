@@ -248,7 +248,7 @@ const (
 	// database connection and an outbound request.
 	MaxWorkers = 10000
 	// MaxBodyBytes bounds --max-body-bytes: a body is read into memory.
-	MaxBodyBytes = 64 << 20
+	MaxBodyBytes     = 64 << 20
 	minRetention     = time.Hour
 	maxMinRetryDelay = time.Hour
 )
