@@ -59,6 +59,18 @@ func TestOpenRefusesBadFlagsBeforeAnySideEffect(t *testing.T) {
 			assert.ErrorIs(t, statErr, os.ErrNotExist, "no data directory (or store) is made")
 		})
 	}
+	t.Run("broken mapping file", func(t *testing.T) {
+		t.Parallel()
+		maps := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(maps, "acme.json"), []byte(`{`), 0o644))
+		dir := filepath.Join(t.TempDir(), "data")
+		var keyOut bytes.Buffer
+		_, err := Open(context.Background(), Config{DataDir: dir, MappingsDir: maps}, nil, &keyOut)
+		require.ErrorContains(t, err, "loading mappings")
+		assert.Empty(t, keyOut.String(), "no admin key is printed")
+		_, statErr := os.Stat(dir)
+		assert.ErrorIs(t, statErr, os.ErrNotExist, "no data directory (or store) is made")
+	})
 	t.Run("missing dir says does not exist", func(t *testing.T) {
 		t.Parallel()
 		missing := filepath.Join(t.TempDir(), "plugins")
