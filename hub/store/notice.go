@@ -66,8 +66,14 @@ func RecordNotices(ctx context.Context, tx NoticeTx, outcomes []Outcome, subs []
 		return SubscriptionNotice(typ, &sub.Subscription, reason, now)
 	}
 	notifyDisable := make(map[string]*Outcome)
+	due := false
 	for i := range outcomes {
-		outcomes[i].Published = nil
+		o := &outcomes[i]
+		o.Published = nil
+		due = due || o.CheckRecovered || !o.FailingSince.IsZero() || o.Exhausted || o.Disable != ""
+	}
+	if !due {
+		return nil // the common case: healthy successes, young streaks
 	}
 	// In subscription id order, the order PostgreSQL locks them in.
 	order := make([]int, len(outcomes))
