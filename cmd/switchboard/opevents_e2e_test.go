@@ -47,8 +47,7 @@ func newOpsReceiver(t *testing.T) *opsReceiver {
 	return r
 }
 
-// notices returns the operational events received, by type, as
-// subject -> count (each payload counted once per webhook try).
+// notices returns the payloads of type typ received (one per try).
 func (r *opsReceiver) notices(typ string) []map[string]any {
 	r.mu.Lock()
 	defer r.mu.Unlock()

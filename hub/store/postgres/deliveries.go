@@ -167,8 +167,13 @@ func (s *Store) recordGroup(ctx context.Context, group []*outcomeReq) {
 		}
 		err := s.recordOutcomes(ctx, all)
 		if err == nil || errors.Is(err, store.ErrUnavailable) {
+			i := 0
 			for _, r := range group {
 				r.err = err
+				for j := range r.outcomes { // all holds copies: hand back what they published
+					r.outcomes[j].Published = all[i].Published
+					i++
+				}
 			}
 			return
 		}

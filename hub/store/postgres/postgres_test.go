@@ -1112,18 +1112,23 @@ func TestTwoNodesSayFailingOnce(t *testing.T) {
 	begin := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make([]error, events)
+	outs := make([][]store.Outcome, events)
 	for i, d := range ds {
 		wg.Go(func() {
 			<-begin
-			errs[i] = nodes[i%2].RecordOutcomes(ctx, []store.Outcome{try(d, 503)})
+			outs[i] = []store.Outcome{try(d, 503)}
+			errs[i] = nodes[i%2].RecordOutcomes(ctx, outs[i])
 		})
 	}
 	close(begin)
 	wg.Wait()
+	told := 0
 	for i, err := range errs {
 		require.NoError(t, err, "outcome %d", i)
+		told += len(outs[i][0].Published)
 	}
 	assert.Equal(t, 1, published(event.SubscriptionFailing))
+	assert.Equal(t, 1, told, "the one call that published it is told so, also in a combined transaction")
 
 	begin = make(chan struct{})
 	for i, d := range ds[:4] {
