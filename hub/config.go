@@ -1,9 +1,14 @@
 package hub
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,6 +129,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+		if strings.HasPrefix(c.Addr, ":") { // every interface: this host
+			c.PublicURL = "http://localhost" + c.Addr
+		}
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.FailureWindow == 0 {
@@ -165,6 +173,37 @@ const MinAPIKeyLength = 32
 
 // validate checks the configuration before anything is created or opened.
 func (c *Config) validate() error {
+	if err := checkAddr("addr", c.Addr); err != nil {
+		return err
+	}
+	if c.DebugAddr != "" {
+		if err := checkAddr("debug-addr", c.DebugAddr); err != nil {
+			return err
+		}
+	}
+	if err := checkPublicURL(c.PublicURL); err != nil {
+		return err
+	}
+	if c.Workers < 0 || c.Workers > MaxWorkers {
+		return fmt.Errorf("workers must be between 1 and %d, got %d", MaxWorkers, c.Workers)
+	}
+	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxBodyBytes {
+		return fmt.Errorf("max-body-bytes must be between 1 and %d (%d MiB), got %d", MaxBodyBytes, MaxBodyBytes>>20, c.MaxBodyBytes)
+	}
+	for flag, dir := range map[string]string{"plugins-dir": c.PluginsDir, "mappings-dir": c.MappingsDir} {
+		if dir == "" {
+			continue
+		}
+		st, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%s %s does not exist", flag, dir)
+		case err != nil:
+			return fmt.Errorf("%s %s: %w", flag, dir, err)
+		case !st.IsDir():
+			return fmt.Errorf("%s %s is not a directory", flag, dir)
+		}
+	}
 	if n := len(c.APIKey); c.APIKey != "" && n < MinAPIKeyLength {
 		return fmt.Errorf("SWITCHBOARD_API_KEY is %d characters long; it is an admin key and must be at least %d (e.g. openssl rand -hex 32)", n, MinAPIKeyLength)
 	}
@@ -219,6 +258,11 @@ func (c *Config) validate() error {
 
 // Bounds of the flags validate checks.
 const (
+	// MaxWorkers bounds --workers: each is a goroutine that may hold a
+	// database connection and an outbound request.
+	MaxWorkers = 10000
+	// MaxBodyBytes bounds --max-body-bytes: a body is read into memory.
+	MaxBodyBytes     = 64 << 20
 	minRetention     = time.Hour
 	maxMinRetryDelay = time.Hour
 )
@@ -230,4 +274,41 @@ func redactURL(u string) string {
 		return "(not a URL)"
 	}
 	return scheme + "://…"
+}
+
+// checkAddr checks a listen address is host:port with a numeric port, so
+// that a mistake like --addr 9000 fails before anything is created.
+func checkAddr(flag, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		hint := ""
+		if _, perr := strconv.Atoi(addr); perr == nil {
+			hint = fmt.Sprintf(" (did you mean 127.0.0.1:%s, or :%s for every interface?)", addr, addr)
+		}
+		return fmt.Errorf("%s %q must be host:port such as 127.0.0.1:8080%s", flag, addr, hint)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%s %q: port must be a number from 0 to 65535, got %q", flag, addr, port)
+	}
+	_ = host // empty means every interface
+	return nil
+}
+
+// checkPublicURL checks --public-url is an absolute http(s) URL without
+// query or fragment: it is the base every handed-out URL is built on.
+func checkPublicURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("public-url %q is not a URL: %w", raw, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("public-url %q must be an absolute http:// or https:// URL such as https://hub.example.com", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("public-url %q has no host; want e.g. https://hub.example.com", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("public-url %q must not have a query or fragment", raw)
+	case u.User != nil:
+		return fmt.Errorf("public-url must not carry credentials")
+	}
+	return nil
 }

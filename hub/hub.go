@@ -76,6 +76,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, keyOut io.Writer
 	}
 	h := &Hub{cfg: cfg, logger: logger, metrics: metric.New()}
 
+	// The mapping files are flags' content too: a broken one fails the
+	// start before the store is opened or a first admin key is printed.
+	var err error
+	h.mappings, err = mapping.NewRegistry(mapping.RegistryConfig{Dir: cfg.MappingsDir, Embedded: mappings.FS, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("loading mappings: %w", err)
+	}
+
 	st, lock, err := OpenStore(ctx, StoreOptions{
 		DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL, MasterKey: cfg.MasterKey, MasterKeyFile: cfg.MasterKeyFile,
 		SQLiteSynchronous: cfg.SQLiteSynchronous, Logger: logger, Serve: true,
@@ -88,11 +96,6 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, keyOut io.Writer
 	if err := h.bootstrapKey(ctx, keyOut); err != nil {
 		h.closeStore()
 		return nil, err
-	}
-	h.mappings, err = mapping.NewRegistry(mapping.RegistryConfig{Dir: cfg.MappingsDir, Embedded: mappings.FS, Logger: logger})
-	if err != nil {
-		h.closeStore()
-		return nil, fmt.Errorf("loading mappings: %w", err)
 	}
 	return h, nil
 }
@@ -374,7 +377,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		// Stops before the queue and the store close (reverse order).
 		newRetentionService(h.store, h.metrics, h.logger, h.cfg.Retention),
 		&mappingService{registry: reg, logger: h.logger},
-		&connectorService{manager: plugs, logger: h.logger},
+		&connectorService{manager: plugs, logger: h.logger, mappings: reg.Current},
 		&httpService{name: "http", ln: ln, srv: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,

@@ -153,8 +153,9 @@ func (s *mappingService) Stop(context.Context) error {
 // connectorService runs the connector plugins. It starts before the API so
 // inbound webhooks find their connector, and stops after it.
 type connectorService struct {
-	manager *host.Manager
-	logger  *slog.Logger
+	manager  *host.Manager
+	logger   *slog.Logger
+	mappings func() *mapping.Set
 }
 
 func (s *connectorService) Name() string { return "connectors" }
@@ -166,7 +167,24 @@ func (s *connectorService) Start(ctx context.Context) error {
 	if err := s.manager.Start(ctx); err != nil {
 		s.logger.Error("some connectors did not start; retrying in the background", "error", err)
 	}
+	s.warnUnmapped()
 	return nil
+}
+
+// warnUnmapped names every connector without a mapping: its webhooks are
+// accepted but cannot be turned into unified events, a plugin author's
+// most likely first mistake.
+func (s *connectorService) warnUnmapped() {
+	if s.mappings == nil {
+		return
+	}
+	set := s.mappings()
+	for _, st := range s.manager.Status() {
+		if !set.Has(st.ID) {
+			s.logger.Warn("connector has no mapping: its webhooks cannot be unified; add "+st.ID+".json to --mappings-dir",
+				"connector", st.ID, "source", st.Source, "mappings", set.Services())
+		}
+	}
 }
 
 func (s *connectorService) Stop(ctx context.Context) error { return s.manager.Stop(ctx) }

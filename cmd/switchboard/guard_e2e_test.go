@@ -59,8 +59,9 @@ func TestServeRefusesABadPluginDigest(t *testing.T) {
 			want: `--plugin-sha256 "Bad Id=` + strings.Repeat("ab", 32) + `": want id=HEX`},
 	} {
 		dir := filepath.Join(t.TempDir(), "data")
+		bin := switchboardBinary(t) // built before the clock starts: a -race build can take long
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		cmd := exec.CommandContext(ctx, switchboardBinary(t), append([]string{"serve", "--addr", freeAddr(t), "--data-dir", dir}, tc.args...)...)
+		cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", freeAddr(t), "--data-dir", dir}, tc.args...)...)
 		if tc.env != "" {
 			cmd.Env = append(cmd.Environ(), tc.env)
 		}

@@ -14,7 +14,9 @@ import (
 
 	"github.com/switchboardhq/switchboard/hub"
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/delivery"
 	"github.com/switchboardhq/switchboard/hub/ingest"
+	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
@@ -88,17 +90,23 @@ a flag given on the command line wins.`,
 				}
 				cfg.PluginChecksums = sums
 			}
-			cfg.RetrySchedule = schedule
+			if cmd.Flags().Changed("retry-schedule") {
+				cfg.RetrySchedule = schedule
+			}
 			// hub.Config reads zero as "the default"; on the command line a
 			// zero is a mistake and must not quietly become the default.
 			for flag, v := range map[string]int{
 				"max-events-per-subscription":    cfg.MaxEventsPerSubscription,
 				"max-subscriptions-per-consumer": cfg.MaxSubscriptionsPerConsumer,
 				"max-subscriptions":              cfg.MaxSubscriptions,
+				"workers":                        cfg.Workers,
 			} {
 				if v < 1 {
 					return fmt.Errorf("--%s must be at least 1, got %d", flag, v)
 				}
+			}
+			if cfg.MaxBodyBytes < 1 {
+				return fmt.Errorf("--max-body-bytes must be at least 1, got %d", cfg.MaxBodyBytes)
 			}
 			if cfg.Retention <= 0 {
 				return fmt.Errorf("--retention must be positive, got %s", cfg.Retention)
@@ -153,17 +161,17 @@ a flag given on the command line wins.`,
 	f.BoolVar(&cfg.AllowPrivateDestinations, "allow-private-destinations", false, "allow deliveries to loopback and private addresses")
 	f.StringSliceVar(&allowCIDRs, "allow-cidr", nil, "private CIDR that deliveries may reach while the SSRF guard stays on (repeatable)")
 	f.DurationVar(&cfg.DeliveryTimeout, "delivery-timeout", 15*time.Second, "timeout of one delivery try")
-	f.DurationSliceVar(&schedule, "retry-schedule", nil, "waits between tries (default 5s,5m,30m,2h,5h,10h,14h,20h,24h)")
+	f.DurationSliceVar(&schedule, "retry-schedule", delivery.DefaultSchedule, "waits between tries")
 	f.DurationVar(&cfg.FailureWindow, "failure-window", 120*time.Hour, "failing this long without success disables a subscription once its retries run out")
 	f.DurationVar(&cfg.SecretGracePeriod, "secret-grace-period", 24*time.Hour, "how long a rotated secret keeps signing")
-	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest accepted request body")
+	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, fmt.Sprintf("largest accepted request body, in bytes (at most %d)", hub.MaxBodyBytes))
 	f.DurationVar(&cfg.Retention, "retention", ingest.DefaultReplayWindow, "how long events are kept; signed provider webhooks older than this are refused as possible replays")
 	f.DurationVar(&cfg.MinRetryDelay, "min-retry-delay", api.DefaultMinRetryDelay, "shortest wait a subscription's retry_schedule may ask for (0: no floor)")
 	f.IntVar(&cfg.MaxEventsPerSubscription, "max-events-per-subscription", api.DefaultMaxEventsPerSubscription, "most event names one subscription may list")
 	f.IntVar(&cfg.MaxSubscriptionsPerConsumer, "max-subscriptions-per-consumer", api.DefaultMaxSubscriptionsPerConsumer, "most subscriptions one consumer (or the application, without consumer_id) may have")
 	f.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", api.DefaultMaxSubscriptions, "most subscriptions the hub may have")
 	f.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", "NORMAL", "SQLite synchronous mode: NORMAL (survives a crash) or FULL (also power loss)")
-	f.IntVar(&cfg.Workers, "workers", 200, "jobs worked at once")
+	f.IntVar(&cfg.Workers, "workers", store.DefaultMaxWorkers, fmt.Sprintf("jobs worked at once (1 to %d)", hub.MaxWorkers))
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful stop may take")
 	f.StringSliceVar(&cfg.ConsoleFrameAncestors, "console-frame-ancestors", nil, "origins allowed to embed the web console's consumer portal in a frame (e.g. https://app.example.com; repeatable or comma-separated); default: none")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

@@ -126,7 +126,7 @@ func envelopeSchema() map[string]any {
 			"event_id": str, "event_type": str, "base_event_type": nullStr, "unified_api": str, "service_id": str,
 			"consumer_id": str, "connection_id": nullStr, "entity_id": str, "entity_type": str, "entity_url": str,
 			"downstream_event_type": nullStr,
-			"event_source":          map[string]any{"type": "string", "enum": []string{event.SourceNative, event.SourceVirtual, event.SourceAPI, event.SourceTest}},
+			"event_source":          map[string]any{"type": "string", "enum": []string{event.SourceNative, event.SourceVirtual, event.SourceAPI, event.SourceTest, event.SourceHub}},
 			"execution_attempt":     map[string]any{"type": "integer", "minimum": 1},
 			"occurred_at":           map[string]any{"type": "string", "format": "date-time"},
 			"entity":                map[string]any{"type": "object"},

@@ -83,23 +83,36 @@ func strictDecode(body []byte, v any) error {
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err, dec.InputOffset())
+		return decodeError(err, body)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return BadRequest("", fmt.Sprintf("request body is not valid JSON: unexpected data after the JSON object at offset %d", dec.InputOffset()))
+		return BadRequest("", fmt.Sprintf("request body is not valid JSON: unexpected data after the JSON object at %s", position(body, dec.InputOffset())))
 	}
 	return nil
 }
 
-func decodeError(err error, offset int64) error {
+// position names a byte offset of body as "offset N (line L, column C)",
+// lines and columns counted from 1, columns in bytes.
+func position(body []byte, offset int64) string {
+	offset = min(max(offset, 0), int64(len(body)))
+	before := body[:offset]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := int(offset) - (bytes.LastIndexByte(before, '\n') + 1) + 1
+	return fmt.Sprintf("offset %d (line %d, column %d)", offset, line, col)
+}
+
+func decodeError(err error, body []byte) error {
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntaxErr):
-		return BadRequest("", fmt.Sprintf("request body is not valid JSON: %s at offset %d",
-			strings.TrimPrefix(syntaxErr.Error(), "json: "), syntaxErr.Offset))
+		return BadRequest("", fmt.Sprintf("request body is not valid JSON: %s at %s",
+			strings.TrimPrefix(syntaxErr.Error(), "json: "), position(body, syntaxErr.Offset)))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return BadRequest("", fmt.Sprintf("request body is not valid JSON: unexpected EOF at offset %d", offset))
+		// The decoder reports no offset for a value cut short: the body
+		// ended where a value, a comma or a closing bracket was due.
+		return BadRequest("", fmt.Sprintf("request body is not valid JSON: unexpected EOF: it ends too early, at %s (truncated, or a missing closing } or ])",
+			position(body, int64(len(bytes.TrimRight(body, " \t\r\n"))))))
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {

@@ -205,6 +205,11 @@ func (s *server) checkPublishedType(c *gin.Context, req publishRequest) (*event.
 	if !event.ValidType(req.EventType) {
 		return nil, nil, nil
 	}
+	if event.IsOperational(req.EventType) {
+		// Subscribers trust these to come from the hub: nobody may forge
+		// a subscription's failing, disabled or recovered notice.
+		return nil, []FieldError{{"event_type", fmt.Sprintf("%s is an operational event the hub sends itself; it cannot be published", req.EventType)}}, nil
+	}
 	v, err := s.vocabulary(c.Request.Context())
 	if err != nil {
 		return nil, nil, err

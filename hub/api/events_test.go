@@ -172,6 +172,8 @@ func TestPublishValidation(t *testing.T) {
 		{"base_event_type bad", valid(map[string]any{"base_event_type": "x"}), 422, "base_event_type", "base_event_type must be an event type"},
 		{"service_id bad", valid(map[string]any{"service_id": "D Versum"}), 422, "service_id", "service_id must be a lower-case service id"},
 		{"unknown field", valid(map[string]any{"event_id": "x"}), 400, "event_id", "event_id is not a known field"},
+		{"operational type", valid(map[string]any{"event_type": "webhook.subscription.disabled"}), 422, "event_type",
+			"webhook.subscription.disabled is an operational event the hub sends itself; it cannot be published"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

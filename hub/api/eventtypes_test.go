@@ -56,10 +56,15 @@ func TestPublishRefusesUnknownNames(t *testing.T) {
 	})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Body)
 
-	for _, ok := range []string{"dversum.page.created", "vault.connection.callable", "webhook.delivery.exhausted"} {
+	for _, ok := range []string{"dversum.page.created", "vault.connection.callable"} {
 		res = h.post("/webhook/events", map[string]any{"event_type": ok, "consumer_id": "acme", "entity_id": "x_1"})
 		require.Equal(t, http.StatusAccepted, res.Status, "%s: %s", ok, res.Body)
 	}
+	// Operational events are valid names, but only the hub sends them: an
+	// application cannot forge a subscription's failing or disabled notice.
+	res = h.post("/webhook/events", map[string]any{"event_type": "webhook.delivery.exhausted", "consumer_id": "acme", "entity_id": "x_1"})
+	requireFieldErrors(t, res, "event_type")
+	require.Contains(t, string(res.Body), "operational event the hub sends itself")
 	for _, bad := range []string{"nosuchservice.page.created", "vault.connection.exploded"} {
 		res = h.post("/webhook/events", map[string]any{"event_type": bad, "consumer_id": "acme", "entity_id": "x_1"})
 		requireFieldErrors(t, res, "event_type")

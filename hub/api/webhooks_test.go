@@ -311,8 +311,9 @@ func TestMalformedBodies(t *testing.T) {
 		typ    string
 		want   string
 	}{
-		{"truncated", "/webhook/webhooks", `{"unified_api": "accounting"`, 400, "RequestValidationError", "request body is not valid JSON: unexpected EOF at offset"},
-		{"syntax", "/webhook/webhooks", `{"unified_api": accounting}`, 400, "RequestValidationError", "request body is not valid JSON: invalid character 'a' looking for beginning of value at offset 17"},
+		{"truncated", "/webhook/webhooks", `{"unified_api": "accounting"`, 400, "RequestValidationError", "request body is not valid JSON: unexpected EOF: it ends too early, at offset 28 (line 1, column 29)"},
+		{"truncated on line 3", "/webhook/webhooks", "{\n  \"unified_api\": \"accounting\",\n  \"events\": [\"*\"\n", 400, "RequestValidationError", "it ends too early, at offset 49 (line 3, column 17)"},
+		{"syntax", "/webhook/webhooks", `{"unified_api": accounting}`, 400, "RequestValidationError", "request body is not valid JSON: invalid character 'a' looking for beginning of value at offset 17 (line 1, column 18)"},
 		{"trailing data", "/webhook/webhooks", `{"unified_api": "accounting"} {}`, 400, "RequestValidationError", "unexpected data after the JSON object"},
 		{"not an object", "/webhook/webhooks", `"hello"`, 400, "RequestValidationError", "request body must be a JSON object, got string"},
 		{"empty", "/webhook/webhooks", ``, 400, "RequestValidationError", "request body is empty"},

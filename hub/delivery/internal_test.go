@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/hub/event"
 	"github.com/switchboardhq/switchboard/hub/signature"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins/netguard"
@@ -207,4 +208,55 @@ func TestTransportCapsResponseHeaders(t *testing.T) {
 	t.Parallel()
 	s := New(Config{}, nil)
 	assert.Equal(t, int64(netguard.MaxResponseHeaderBytes), s.transport.MaxResponseHeaderBytes)
+}
+
+func TestOutcomeOperationalFlags(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	ago := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
+	s := New(Config{FailureWindow: 10 * time.Hour, DefaultSchedule: []time.Duration{time.Minute}}, nil)
+	s.now = func() time.Time { return now }
+	paid := &event.Event{ID: "e1", EventType: "accounting.invoice.paid"}
+	notice := &event.Event{ID: "e2", EventType: event.SubscriptionFailing}
+	fail := result{status: 503, err: fmt.Errorf("503")}
+	ok := result{status: 200}
+
+	for _, tc := range []struct {
+		name      string
+		ev        *event.Event
+		sub       store.Subscription
+		attempt   int
+		res       result
+		notify    bool
+		failing   bool // FailingSince set
+		recovered bool
+		exhausted bool
+	}{
+		{"young streak: no failing check", paid, store.Subscription{FailStreak: 2, FailStreakStartedAt: ago(time.Hour)}, 1, fail, true, false, false, false},
+		{"first failure: no failing check", paid, store.Subscription{}, 1, fail, true, false, false, false},
+		{"half the window: failing check", paid, store.Subscription{FailStreak: 9, FailStreakStartedAt: ago(5 * time.Hour)}, 1, fail, true, true, false, false},
+		{"out of retries: exhausted", paid, store.Subscription{}, 2, fail, true, false, false, true},
+		{"success in a streak: recovered check", paid, store.Subscription{FailStreak: 1, FailStreakStartedAt: ago(time.Hour)}, 1, ok, true, false, true, false},
+		{"success after re-enable: recovered check", paid, store.Subscription{LastFailedAt: ago(time.Hour), LastSucceededAt: ago(2 * time.Hour)}, 1, ok, true, false, true, false},
+		{"healthy success: no check", paid, store.Subscription{LastFailedAt: ago(2 * time.Hour), LastSucceededAt: ago(time.Hour)}, 1, ok, true, false, false, false},
+		{"delivering a notice never notifies", notice, store.Subscription{FailStreak: 9, FailStreakStartedAt: ago(9 * time.Hour)}, 2, fail, false, true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := &store.Target{Delivery: store.Delivery{ID: "d1"}, Subscription: tc.sub}
+			o := s.outcome(tc.ev, tg, tc.attempt, tc.res)
+			assert.Equal(t, tc.notify, o.Notify, "Notify")
+			assert.Equal(t, tc.failing, !o.FailingSince.IsZero(), "FailingSince")
+			if tc.failing {
+				assert.Equal(t, now.Add(-5*time.Hour), o.FailingSince)
+			}
+			assert.Equal(t, tc.recovered, o.CheckRecovered, "CheckRecovered")
+			assert.Equal(t, tc.exhausted, o.Exhausted, "Exhausted")
+		})
+	}
+
+	// No failure window: failing is due at the first failure.
+	s0 := New(Config{DefaultSchedule: []time.Duration{time.Minute}}, nil)
+	s0.now = s.now
+	o := s0.outcome(paid, &store.Target{}, 1, fail)
+	assert.Equal(t, now, o.FailingSince)
 }

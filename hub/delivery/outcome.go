@@ -51,6 +51,30 @@ func (s *Service) failingTooLong(sub *store.Subscription, now time.Time) bool {
 	return now.Sub(since) >= s.cfg.FailureWindow
 }
 
+// failingSince is the Outcome.FailingSince of a failed try at now: a fail
+// streak that started at or before it has lasted half the failure window,
+// and the subscription is reported failing (once per streak). It is zero
+// (no check) while the streak, as last read, is younger than that: the
+// store's check is then skipped on most failures.
+func (s *Service) failingSince(sub *store.Subscription, now time.Time) time.Time {
+	since := now.Add(-s.cfg.FailureWindow / 2)
+	if s.cfg.FailureWindow/2 > 0 && (sub.FailStreakStartedAt == nil || sub.FailStreakStartedAt.After(since)) {
+		return time.Time{}
+	}
+	return since
+}
+
+// mayHaveNotice reports whether a subscription, as last read, may have had
+// a failing or disabled event since its last success: it is in a fail
+// streak, or (re-enabled, its streak reset) failed after it last succeeded.
+// Only then does a success ask the store for webhook.subscription.recovered.
+func mayHaveNotice(sub *store.Subscription) bool {
+	if sub.FailStreak > 0 || sub.FailStreakStartedAt != nil {
+		return true
+	}
+	return sub.LastFailedAt != nil && (sub.LastSucceededAt == nil || sub.LastSucceededAt.Before(*sub.LastFailedAt))
+}
+
 // outcome turns one try of t (its try number attempt) into the delivery's
 // next state:
 //   - 2xx: delivered;
@@ -82,10 +106,13 @@ func (s *Service) outcome(ev *event.Event, t *store.Target, attempt int, res res
 	if res.err != nil {
 		a.Error = res.err.Error()
 	}
-	o := store.Outcome{DeliveryID: t.Delivery.ID, SubscriptionID: sub.ID, At: now}
+	o := store.Outcome{DeliveryID: t.Delivery.ID, SubscriptionID: sub.ID, At: now,
+		// No operational event is ever made about delivering one.
+		Notify: !event.IsOperational(ev.EventType)}
 	switch {
 	case a.Success:
 		o.Status = store.DeliveryDelivered
+		o.CheckRecovered = mayHaveNotice(sub)
 	case res.status == http.StatusGone:
 		o.Status = store.DeliveryFailed
 		o.Disable = store.DisabledGone
@@ -101,10 +128,14 @@ func (s *Service) outcome(ev *event.Event, t *store.Target, attempt int, res res
 			a.RetryScheduled = true
 		default:
 			o.Status = store.DeliveryFailed
+			o.Exhausted = true
 			if s.failingTooLong(sub, now) {
 				o.Disable = store.DisabledRetryLimit
 			}
 		}
+	}
+	if !a.Success {
+		o.FailingSince = s.failingSince(sub, now)
 	}
 	o.Attempts = []store.Attempt{a}
 	return o

@@ -281,6 +281,12 @@ func (s *Service) record(ctx context.Context, outcomes []store.Outcome) error {
 	if err := s.store.RecordOutcomes(rctx, outcomes); err != nil {
 		return fmt.Errorf("recording %d delivery outcomes: %w", len(outcomes), err)
 	}
+	for _, o := range outcomes {
+		for _, ev := range o.Published {
+			s.log.Info("operational event published", "event_id", ev.ID, "event_type", ev.EventType,
+				"subscription_id", ev.Subject(), "consumer_id", ev.ConsumerID, "delivery_id", o.DeliveryID)
+		}
+	}
 	m := s.cfg.Metrics
 	if m == nil {
 		return nil

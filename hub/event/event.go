@@ -19,7 +19,48 @@ const (
 	SourceVirtual = "virtual" // the hub polled the provider for it
 	SourceAPI     = "api"     // an application published it through POST /webhook/events
 	SourceTest    = "test"    // POST /webhook/webhooks/{id}/test sent the catalogue example
+	SourceHub     = "hub"     // the hub itself: an operational event (webhook.*)
 )
+
+// Operational event types (unified API "webhook"): what the hub says about
+// its own subscriptions and deliveries.
+const (
+	OpsAPI                = "webhook"
+	SubscriptionFailing   = "webhook.subscription.failing"
+	SubscriptionDisabled  = "webhook.subscription.disabled"
+	SubscriptionRecovered = "webhook.subscription.recovered"
+	DeliveryExhausted     = "webhook.delivery.exhausted"
+)
+
+// IsOperational reports whether eventType is one of the hub's operational
+// event types. They follow their own delivery rules (see Subscriber.Matches),
+// and no operational event is ever made about delivering one, so two
+// subscriptions that fail and take each other's operational events cannot
+// feed each other.
+func IsOperational(eventType string) bool {
+	switch eventType {
+	case SubscriptionFailing, SubscriptionDisabled, SubscriptionRecovered, DeliveryExhausted:
+		return true
+	}
+	return false
+}
+
+// Subject returns the id of the subscription an operational event is about:
+// the entity of a webhook.subscription.* event, the subscription_id of a
+// webhook.delivery.exhausted one; "" for any other event.
+func (e *Event) Subject() string {
+	if !IsOperational(e.EventType) {
+		return ""
+	}
+	if e.EventType != DeliveryExhausted {
+		return e.EntityID
+	}
+	var d struct {
+		SubscriptionID string `json:"subscription_id"`
+	}
+	_ = json.Unmarshal(e.Entity, &d) // the hub wrote it; a bad one has no subject
+	return d.SubscriptionID
+}
 
 // Event is a stored unified event. Everything a delivery needs is here, so a
 // worker renders the delivered body from the row alone.
@@ -137,6 +178,9 @@ func UnifiedAPIOf(eventType string) string {
 
 // Subscriber is what matching needs to know about a subscription.
 type Subscriber struct {
+	// ID is the subscription's own id: an operational event about it never
+	// reaches it. Empty matches as no subscription's.
+	ID         string
 	UnifiedAPI string
 	Events     []string
 	ConsumerID string // empty: every consumer
@@ -149,9 +193,17 @@ type Subscriber struct {
 // (dversum.page.created) reach "*" subscriptions too, since they belong to no
 // unified API. A subscription bound to a consumer sees only that consumer's
 // events.
+//
+// Operational events (IsOperational) reach only subscriptions that name
+// them (never through "*"), never the subscription they are about, and,
+// like every event, only its consumer's subscriptions and the unbound ones
+// (their ConsumerID is the consumer of the subscription they are about).
 func (s Subscriber) Matches(ev *Event) bool {
 	if s.ConsumerID != "" && s.ConsumerID != ev.ConsumerID {
 		return false
+	}
+	if IsOperational(ev.EventType) {
+		return slices.Contains(s.Events, ev.EventType) && (s.ID == "" || s.ID != ev.Subject())
 	}
 	for _, name := range s.Events {
 		switch name {

@@ -14,6 +14,11 @@ func TestSubscriberMatches(t *testing.T) {
 		UnifiedAPI: "accounting", ServiceID: "dversum", ConsumerID: "acme"}
 	page := &Event{EventType: "dversum.page.created", UnifiedAPI: "dversum", ServiceID: "dversum", ConsumerID: "acme"}
 	ticket := &Event{EventType: "issue-tracking.ticket.created", UnifiedAPI: "issue-tracking", ServiceID: "vplan", ConsumerID: "acme"}
+	failingAcme := &Event{EventType: SubscriptionFailing, UnifiedAPI: "webhook", ServiceID: "switchboard", ConsumerID: "acme",
+		EntityType: "subscription", EntityID: "s1"}
+	failingApp := &Event{EventType: SubscriptionFailing, UnifiedAPI: "webhook", ServiceID: "switchboard", EntityType: "subscription", EntityID: "s1"}
+	exhaustedAcme := &Event{EventType: DeliveryExhausted, UnifiedAPI: "webhook", ServiceID: "switchboard", ConsumerID: "acme",
+		EntityType: "delivery", EntityID: "d1", Entity: []byte(`{"id":"d1","subscription_id":"s1"}`)}
 
 	for _, tc := range []struct {
 		name string
@@ -32,6 +37,19 @@ func TestSubscriberMatches(t *testing.T) {
 		{"bound to same consumer", Subscriber{UnifiedAPI: "accounting", Events: []string{"*"}, ConsumerID: "acme"}, paid, true},
 		{"bound to other consumer", Subscriber{UnifiedAPI: "accounting", Events: []string{"*"}, ConsumerID: "globex"}, paid, false},
 		{"no events", Subscriber{UnifiedAPI: "accounting"}, paid, false},
+		// Operational events: named only, never about the receiver itself,
+		// within the consumer of the subscription they are about.
+		{"ops named", Subscriber{ID: "w", UnifiedAPI: "webhook", Events: []string{SubscriptionFailing}}, failingAcme, true},
+		{"ops named by an any-api subscription", Subscriber{ID: "w", UnifiedAPI: "*", Events: []string{SubscriptionFailing}}, failingAcme, true},
+		{"ops never through *", Subscriber{ID: "w", UnifiedAPI: "*", Events: []string{"*"}}, failingAcme, false},
+		{"ops never through * of webhook", Subscriber{ID: "w", UnifiedAPI: "webhook", Events: []string{"*"}}, failingAcme, false},
+		{"ops other type named", Subscriber{ID: "w", UnifiedAPI: "webhook", Events: []string{SubscriptionDisabled}}, failingAcme, false},
+		{"ops never about itself", Subscriber{ID: "s1", UnifiedAPI: "webhook", Events: []string{SubscriptionFailing}}, failingAcme, false},
+		{"exhausted never about itself", Subscriber{ID: "s1", UnifiedAPI: "webhook", Events: []string{DeliveryExhausted}}, exhaustedAcme, false},
+		{"exhausted about another", Subscriber{ID: "w", UnifiedAPI: "webhook", Events: []string{DeliveryExhausted}}, exhaustedAcme, true},
+		{"ops same consumer", Subscriber{ID: "w", UnifiedAPI: "webhook", Events: []string{SubscriptionFailing}, ConsumerID: "acme"}, failingAcme, true},
+		{"ops other consumer", Subscriber{ID: "w", UnifiedAPI: "webhook", Events: []string{SubscriptionFailing}, ConsumerID: "globex"}, failingAcme, false},
+		{"application ops not for a consumer", Subscriber{ID: "w", UnifiedAPI: "webhook", Events: []string{SubscriptionFailing}, ConsumerID: "acme"}, failingApp, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, tc.sub.Matches(tc.ev))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -331,9 +332,24 @@ func TestMappingPreviewStoresNothing(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, bad.status)
 	assert.Contains(t, bad.json["message"], "payload")
 
-	noType := e.send(http.MethodPost, "/mapping/preview", []byte(`{"service_id":"nosuch","payload":{"x":1}}`), auth)
+	noType := e.send(http.MethodPost, "/mapping/preview", []byte(`{"service_id":"dversum","payload":{"x":1}}`), auth)
 	assert.Equal(t, http.StatusUnprocessableEntity, noType.status)
 	assert.Contains(t, noType.json["message"], "event_type")
+
+	// An unknown service id is blamed on service_id, with or without an
+	// event_type, naming the known ones and the closest.
+	for _, body := range []string{
+		`{"service_id":"dversun","payload":{"x":1}}`,
+		`{"service_id":"dversun","event_type":"invoice.created","payload":{"x":1}}`,
+	} {
+		unknown := e.send(http.MethodPost, "/mapping/preview", []byte(body), auth)
+		require.Equal(t, http.StatusUnprocessableEntity, unknown.status, body)
+		msg := fmt.Sprint(unknown.json["message"], unknown.json["detail"])
+		assert.Contains(t, msg, "service_id", body)
+		assert.Contains(t, msg, `unknown service id "dversun"`, body)
+		assert.Contains(t, msg, `did you mean "dversum"?`, body)
+		assert.NotContains(t, msg, "payload", body)
+	}
 
 	status := e.send(http.MethodGet, "/mapping/mappings", nil, auth)
 	require.Equal(t, http.StatusOK, status.status)

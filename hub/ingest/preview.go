@@ -3,12 +3,15 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/switchboardhq/switchboard/hub/api"
+	"github.com/switchboardhq/switchboard/hub/event"
 	"github.com/switchboardhq/switchboard/hub/mapping"
 )
 
@@ -55,14 +58,18 @@ func (s *Service) preview(c *gin.Context) {
 		api.WriteError(c, api.Invalid(errs...))
 		return
 	}
-	header := http.Header{}
-	for k, v := range req.Headers {
-		header.Set(k, v)
-	}
 	set, err := s.draftSet(&req)
 	if err != nil {
 		api.WriteError(c, err)
 		return
+	}
+	if !set.Has(req.ServiceID) {
+		api.WriteError(c, api.Invalid(api.FieldError{Field: "service_id", Reason: unknownService(req.ServiceID, set.Services())}))
+		return
+	}
+	header := http.Header{}
+	for k, v := range req.Headers {
+		header.Set(k, v)
 	}
 	res, err := set.Apply(req.ServiceID, mapping.Input{
 		NativeType: req.EventType, Body: req.Payload, Header: header, Query: url.Values(req.Query),
@@ -83,6 +90,16 @@ func (s *Service) preview(c *gin.Context) {
 		res.Entity = json.RawMessage("{}")
 	}
 	api.Respond(c, http.StatusOK, previewResult{Result: res, Coverage: coverage(set, res, req.ServiceID)})
+}
+
+// unknownService explains a service id without a mapping: the known ones,
+// the closest first if one is close.
+func unknownService(id string, known []string) string {
+	msg := fmt.Sprintf("unknown service id %q: no mapping has it (known: %s)", id, strings.Join(known, ", "))
+	if close := event.Suggest(id, known, 1); len(close) > 0 {
+		msg += fmt.Sprintf("; did you mean %q?", close[0])
+	}
+	return msg
 }
 
 // mappingStatus lists each mapping file's load state: whether the file on

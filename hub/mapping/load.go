@@ -95,10 +95,21 @@ func Lint(fsys fs.FS) []error {
 // mapping files of dir, writes one line per file (and one per problem) to
 // w, and reports whether all are valid.
 func LintCommandOutput(w io.Writer, dir string) (ok bool) {
+	switch st, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(w, "error: mappings directory %s does not exist\n", dir)
+		return false
+	case err != nil:
+		fmt.Fprintf(w, "error: mappings directory %s: %v\n", dir, err)
+		return false
+	case !st.IsDir():
+		fmt.Fprintf(w, "error: %s is not a directory\n", dir)
+		return false
+	}
 	fsys := os.DirFS(dir)
 	names, err := mappingFiles(fsys)
 	if err != nil {
-		fmt.Fprintf(w, "error: %v\n", err)
+		fmt.Fprintf(w, "error: reading %s: %v\n", dir, err)
 		return false
 	}
 	if len(names) == 0 {

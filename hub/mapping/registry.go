@@ -21,8 +21,10 @@ type RegistryConfig struct {
 	// Dir is the mappings directory on disk, watched for edits. Empty:
 	// use Embedded and never reload from disk.
 	Dir string
-	// Embedded are the built-in mapping files (mappings.FS), used when Dir
-	// is empty.
+	// Embedded are the built-in mapping files (mappings.FS). With Dir they
+	// stay in use for every service Dir has no file of (a directory holding
+	// only a plugin's mapping keeps the built-in ones); a file in Dir
+	// overrides the built-in mapping of its service.
 	Embedded fs.FS
 	// Logger receives reload results, with every rejected problem spelled
 	// out. Nil: discard.
@@ -63,6 +65,10 @@ type Registry struct {
 	mu     sync.Mutex // serialises reloads and guards files
 	files  map[string]*fileState
 	status atomic.Pointer[[]FileStatus]
+	// builtin are the compiled Embedded mappings by service id, when Dir
+	// is set; Dir's files override them.
+	builtin map[string]*service
+	inUse   string // the last "mappings in use" line, logged on change
 }
 
 type fileState struct {
@@ -86,6 +92,13 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	switch {
 	case cfg.Dir != "":
 		r.fsys = os.DirFS(cfg.Dir)
+		if cfg.Embedded != nil {
+			builtin, err := LoadDir(cfg.Embedded)
+			if err != nil {
+				return nil, fmt.Errorf("built-in mappings: %w", err)
+			}
+			r.builtin = builtin.services
+		}
 	case cfg.Embedded != nil:
 		r.fsys = cfg.Embedded
 	default:
@@ -179,6 +192,22 @@ func (r *Registry) Reload() error {
 	for _, st := range next {
 		if st.svc != nil {
 			set.services[st.svc.id] = st.svc
+		}
+	}
+	var fromDir, builtin []string
+	for _, id := range sortedKeys(set.services) {
+		fromDir = append(fromDir, id)
+	}
+	for _, id := range sortedKeys(r.builtin) {
+		if set.services[id] == nil {
+			set.services[id] = r.builtin[id]
+			builtin = append(builtin, id)
+		}
+	}
+	if r.builtin != nil {
+		if line := fmt.Sprint(fromDir, builtin); line != r.inUse {
+			r.inUse = line
+			r.log.Info("mappings in use", "from_dir", fromDir, "dir", r.cfg.Dir, "built_in", builtin)
 		}
 	}
 	r.files = next

@@ -3,6 +3,7 @@ package mapping_test
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/switchboardhq/switchboard/hub/mapping"
 	"github.com/switchboardhq/switchboard/mappings"
@@ -83,7 +85,10 @@ func TestRegistryHotReload(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, dir, reg.Source())
-	require.Equal(t, []string{"acme"}, reg.Current().Services(), "the directory replaces the embedded copies")
+	require.Equal(t, []string{"acme", "deskera", "dversum", "vplan"}, reg.Current().Services(),
+		"a directory holding only a plugin's mapping keeps the built-in ones")
+	require.Contains(t, logs.String(), `"msg":"mappings in use","from_dir":["acme"]`)
+	require.Contains(t, logs.String(), `"built_in":["deskera","dversum","vplan"]`)
 	require.Equal(t, "accounting.invoice.created", eventTypeOf(t, reg))
 	st := statusOf(reg, "acme.json")
 	require.True(t, st.OK)
@@ -133,6 +138,28 @@ func TestRegistryHotReload(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "zeta.json")))
 	require.Eventually(t, func() bool { return !reg.Current().Has("zeta") }, 10*time.Second, 10*time.Millisecond)
 	require.Len(t, reg.Status(), 1)
+}
+
+// TestRegistryDirOverridesBuiltIn: a file in the directory replaces the
+// built-in mapping of its service id, and only that one.
+func TestRegistryDirOverridesBuiltIn(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	builtin, err := fs.ReadFile(mappings.FS, "dversum.json")
+	require.NoError(t, err)
+	edited := bytes.Replace(builtin, []byte(`"version": "1.0.0"`), []byte(`"version": "9.9.9"`), 1)
+	require.NotEqual(t, builtin, edited, "the built-in dversum.json has a version to edit")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dversum.json"), edited, 0o644))
+	reg, err := mapping.NewRegistry(mapping.RegistryConfig{Dir: dir, Embedded: mappings.FS})
+	require.NoError(t, err)
+	_, data, ok := reg.Current().Source("dversum")
+	require.True(t, ok)
+	assert.Equal(t, edited, data, "the directory's dversum.json is used")
+	_, data, ok = reg.Current().Source("vplan")
+	require.True(t, ok)
+	want, err := fs.ReadFile(mappings.FS, "vplan.json")
+	require.NoError(t, err)
+	assert.Equal(t, want, data, "the built-in vplan.json stays")
 }
 
 func TestRegistryReloadWithoutWatch(t *testing.T) {

@@ -441,7 +441,7 @@ func (s *Subscription) KeepsSealedSecrets() bool {
 
 // Subscriber is the part of a subscription matching needs.
 func (s *Subscription) Subscriber() event.Subscriber {
-	return event.Subscriber{UnifiedAPI: s.UnifiedAPI, Events: s.Events, ConsumerID: s.ConsumerID}
+	return event.Subscriber{ID: s.ID, UnifiedAPI: s.UnifiedAPI, Events: s.Events, ConsumerID: s.ConsumerID}
 }
 
 // Subscriptions persists webhook subscriptions.
@@ -590,6 +590,23 @@ type Outcome struct {
 	// (DisabledGone, DisabledRetryLimit) and cancels its pending deliveries.
 	Disable string
 	At      time.Time
+
+	// Operational events (see RecordNotices). Notify lets this outcome lead
+	// to them; the delivery of an operational event never does.
+	Notify bool
+	// FailingSince, set on a failed try, makes webhook.subscription.failing
+	// due when the subscription's fail streak started at or before it (once
+	// per streak).
+	FailingSince time.Time
+	// CheckRecovered, set on a success, asks whether the subscription had a
+	// failing or disabled event since its last success
+	// (webhook.subscription.recovered).
+	CheckRecovered bool
+	// Exhausted: the delivery ran out of retries (webhook.delivery.exhausted).
+	Exhausted bool
+	// Published is set by RecordOutcomes: the operational events this
+	// outcome led to, stored and fanned out in its transaction.
+	Published []*event.Event
 }
 
 // SuccessResolution is how fresh a healthy subscription's

@@ -430,11 +430,13 @@ func (s *Service) deleteConnection(c *gin.Context) {
 	}
 	ctx, cancel := s.callContext(c)
 	defer cancel()
+	stillRegistered := false
 	if len(conn.Registrations) > 0 {
 		err := s.unsubscribe(ctx, conn, conn.Registrations)
 		switch {
 		case err != nil && force:
 			s.logUndoFailure(ctx, conn, "removing the registration of a force-deleted connection", err)
+			stillRegistered = true // the provider may still hold it
 		case err != nil:
 			s.connectorFailed(c, conn.ServiceID, "remove the webhook registration", err, withTokens(conn.Credentials, conn.Token))
 			return
@@ -452,8 +454,20 @@ func (s *Service) deleteConnection(c *gin.Context) {
 		slog.String("consumer_id", conn.ConsumerID),
 		slog.String("service_id", conn.ServiceID),
 		slog.Bool("forced", force))
-	api.Respond(c, http.StatusOK, s.view(c, conn))
+	// The answer shows the connection as it now is: deleted (a later read
+	// is 404), its inbound URL gone. The URL is still shown when the
+	// provider may keep a registration to it, to be removed there by hand.
+	v := s.view(c, conn)
+	v.Status, v.Registered = ConnectionDeleted, stillRegistered
+	if !stillRegistered {
+		v.WebhookURL = nil
+	}
+	api.Respond(c, http.StatusOK, v)
 }
+
+// ConnectionDeleted is the status DELETE /vault/connections/{id} answers
+// with; the connection is gone and later reads are 404.
+const ConnectionDeleted = "deleted"
 
 // unsubscribe asks the connector to remove a registration. A connector that
 // is no longer loaded cannot, and says so as unavailable.

@@ -375,7 +375,12 @@ func TestDeleteUnsubscribesWithStoredState(t *testing.T) {
 	res := h.del(acme, "/vault/connections/"+id)
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
 	assert.Equal(t, id, res.Str("data", "id"))
-	assert.Equal(t, created.Str("data", "webhook_url"), res.Str("data", "webhook_url"))
+	// The answer shows it deleted, as every later read does (404).
+	assert.Equal(t, "deleted", res.Str("data", "status"))
+	assert.Equal(t, "active", created.Str("data", "status"))
+	assert.Contains(t, res.Data(), "webhook_url")
+	assert.Nil(t, res.Data()["webhook_url"], "its inbound URL is gone")
+	assert.Equal(t, false, res.Data()["registered"])
 	unsubs := h.managed.unsubscribed()
 	require.Len(t, unsubs, 1)
 	assert.Equal(t, raw, unsubs[0].State)

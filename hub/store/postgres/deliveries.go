@@ -167,8 +167,13 @@ func (s *Store) recordGroup(ctx context.Context, group []*outcomeReq) {
 		}
 		err := s.recordOutcomes(ctx, all)
 		if err == nil || errors.Is(err, store.ErrUnavailable) {
+			i := 0
 			for _, r := range group {
 				r.err = err
+				for j := range r.outcomes { // all holds copies: hand back what they published
+					r.outcomes[j].Published = all[i].Published
+					i++
+				}
 			}
 			return
 		}
@@ -217,7 +222,15 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 			subs[i] = subOf[outcomes[i].DeliveryID]
 		}
 		disabled, retries := store.Followups(outcomes, subs, tries)
+		wasEnabled := make(map[string]bool, len(disabled))
 		for _, subID := range slices.Sorted(maps.Keys(disabled)) {
+			// The row is locked already: the failure that disables it
+			// was recorded above, in this transaction.
+			var status string
+			if err := w.QueryRow(ctx, `SELECT status FROM subscriptions WHERE id = $1`, subID).Scan(&status); err != nil {
+				return fmt.Errorf("reading status of subscription %s: %w", subID, err)
+			}
+			wasEnabled[subID] = status == store.StatusEnabled
 			if _, err := w.Exec(ctx, `UPDATE subscriptions
 				SET status = 'disabled', disabled_reason = $1, updated_at = $2
 				WHERE id = $3`, disabled[subID], now, subID); err != nil {
@@ -227,9 +240,54 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 				return err
 			}
 		}
+		if err := store.RecordNotices(ctx, noticeTx{w}, outcomes, subs, tries, disabled, wasEnabled, now); err != nil {
+			return err
+		}
 		w.jobs = append(w.jobs, retries...)
 		return nil
 	})
+}
+
+// noticeTx is store.NoticeTx in a write transaction. Every claim is one
+// conditional UPDATE: a second node's claim of the same transition waits
+// for the row and then finds it taken.
+type noticeTx struct{ w *writeTx }
+
+func (n noticeTx) ClaimFailing(ctx context.Context, subID string, since time.Time) (bool, error) {
+	tag, err := n.w.Exec(ctx, `UPDATE subscriptions SET notice_streak = fail_streak_started_at, notice_open = true
+		WHERE id = $1 AND fail_streak_started_at <= $2
+			AND notice_streak IS DISTINCT FROM fail_streak_started_at`, subID, since)
+	if err != nil {
+		return false, fmt.Errorf("claiming the failing notice of subscription %s: %w", subID, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+func (n noticeTx) ClaimRecovered(ctx context.Context, subID string) (bool, error) {
+	tag, err := n.w.Exec(ctx, `UPDATE subscriptions SET notice_open = false WHERE id = $1 AND notice_open`, subID)
+	if err != nil {
+		return false, fmt.Errorf("claiming the recovered notice of subscription %s: %w", subID, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+func (n noticeTx) OpenNotice(ctx context.Context, subID string) error {
+	if _, err := n.w.Exec(ctx, `UPDATE subscriptions SET notice_open = true WHERE id = $1`, subID); err != nil {
+		return fmt.Errorf("opening the notice of subscription %s: %w", subID, err)
+	}
+	return nil
+}
+
+func (n noticeTx) Subscription(ctx context.Context, subID string) (*store.SealedSubscription, error) {
+	return scanSubscription(n.w.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = $1`, subID))
+}
+
+func (n noticeTx) Publish(ctx context.Context, ev *event.Event) error {
+	r := &publishReq{ev: ev}
+	if err := publishAll(ctx, n.w, []*publishReq{r}); err != nil {
+		return err
+	}
+	return r.err
 }
 
 // subscriptionsOf returns each outcome's subscription: the one it names

@@ -465,6 +465,7 @@ func (s *Store) Replay(ctx context.Context, sc store.Scope, eventID, subscriptio
 			if err != nil {
 				return fmt.Errorf("loading subscription %s: %w", subscriptionID, err)
 			}
+			sub.ID = subscriptionID
 			if status == store.StatusEnabled && sub.Matches(ev) {
 				want = []newDelivery{{eventID: eventID, subID: subscriptionID}}
 			}

@@ -1069,3 +1069,78 @@ func TestPurgeSkipsWhileAnotherNodePurges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, store.PurgeCounts{Events: 1}, got)
 }
+
+// TestTwoNodesSayFailingOnce: two nodes (two stores on one database)
+// record failures of one subscription at once, both asking for its
+// failing event: exactly one is published, and a success then publishes
+// exactly one recovered.
+func TestTwoNodesSayFailingOnce(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	nodes := []*postgres.Store{openAt(t, url, newSealer(t)), openAt(t, url, newSealer(t))}
+	for _, s := range nodes {
+		startQueue(t, s, nil)
+	}
+	ctx := t.Context()
+	sub := newSubscription()
+	require.NoError(t, nodes[0].CreateSubscription(ctx, store.AllConsumers(), sub))
+
+	const events = 20
+	var ds []*store.Delivery
+	for range events {
+		res, err := nodes[0].PublishEvent(ctx, store.AllConsumers(), newEvent())
+		require.NoError(t, err)
+		got, err := nodes[0].ListDeliveries(ctx, store.AllConsumers(), res.Event.ID)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		ds = append(ds, got[0])
+	}
+	try := func(d *store.Delivery, status int) store.Outcome {
+		o := store.Outcome{DeliveryID: d.ID, SubscriptionID: d.SubscriptionID, Status: store.DeliveryPending,
+			NextAttemptAt: time.Now().Add(time.Hour), Notify: true, FailingSince: time.Now().Add(time.Hour),
+			Attempts: []store.Attempt{{EventID: d.EventID, EventType: "accounting.invoice.paid", SubscriptionID: d.SubscriptionID,
+				Endpoint: "https://example.com/hook", StatusCode: status, ExecutionAttempt: 1, RetryScheduled: true}}}
+		if status < 300 {
+			o.Status, o.NextAttemptAt, o.FailingSince, o.CheckRecovered = store.DeliveryDelivered, time.Time{}, time.Time{}, true
+			o.Attempts[0].Success, o.Attempts[0].RetryScheduled = true, false
+		}
+		return o
+	}
+	published := func(typ string) int {
+		return count(t, admin(t, url), `SELECT count(*) FROM events WHERE event_type = $1`, typ)
+	}
+	begin := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, events)
+	outs := make([][]store.Outcome, events)
+	for i, d := range ds {
+		wg.Go(func() {
+			<-begin
+			outs[i] = []store.Outcome{try(d, 503)}
+			errs[i] = nodes[i%2].RecordOutcomes(ctx, outs[i])
+		})
+	}
+	close(begin)
+	wg.Wait()
+	told := 0
+	for i, err := range errs {
+		require.NoError(t, err, "outcome %d", i)
+		told += len(outs[i][0].Published)
+	}
+	assert.Equal(t, 1, published(event.SubscriptionFailing))
+	assert.Equal(t, 1, told, "the one call that published it is told so, also in a combined transaction")
+
+	begin = make(chan struct{})
+	for i, d := range ds[:4] {
+		wg.Go(func() {
+			<-begin
+			errs[i] = nodes[i%2].RecordOutcomes(ctx, []store.Outcome{try(d, 200)})
+		})
+	}
+	close(begin)
+	wg.Wait()
+	for _, err := range errs[:4] {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, published(event.SubscriptionRecovered))
+}

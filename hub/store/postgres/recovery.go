@@ -40,6 +40,8 @@ func eligibleEvents(ctx context.Context, q querier, sub *store.SealedSubscriptio
 	w.Add("created_at", ">=", since)
 	w.Add("created_at", "<", until)
 	w.Add("event_source", "<>", event.SourceTest)
+	// Operational events are not recovered: one may be about sub itself.
+	w.Add("event_source", "<>", event.SourceHub)
 	if sub.ConsumerID != "" {
 		w.Add("consumer_id", "=", sub.ConsumerID)
 	}

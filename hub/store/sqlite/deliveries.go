@@ -144,7 +144,13 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 			}
 		}
 		disabled, retries := store.Followups(outcomes, subs, tries)
+		wasEnabled := make(map[string]bool, len(disabled))
 		for subID, reason := range disabled {
+			var status string
+			if err := w.QueryRowContext(ctx, `SELECT status FROM subscriptions WHERE id = ?`, subID).Scan(&status); err != nil {
+				return fmt.Errorf("reading status of subscription %s: %w", subID, err)
+			}
+			wasEnabled[subID] = status == store.StatusEnabled
 			if _, err := w.ExecContext(ctx, `UPDATE subscriptions
 				SET status = 'disabled', disabled_reason = ?, updated_at = ?
 				WHERE id = ?`, reason, micros(now), subID); err != nil {
@@ -154,9 +160,65 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []store.Outcome) er
 				return err
 			}
 		}
+		if err := store.RecordNotices(ctx, noticeTx{w, now}, outcomes, subs, tries, disabled, wasEnabled, now); err != nil {
+			return err
+		}
 		w.jobs = append(w.jobs, retries...)
 		return nil
 	})
+}
+
+// noticeTx is store.NoticeTx in a write transaction.
+type noticeTx struct {
+	w   *writeTx
+	now time.Time
+}
+
+func (n noticeTx) ClaimFailing(ctx context.Context, subID string, since time.Time) (bool, error) {
+	res, err := n.w.ExecContext(ctx, `UPDATE subscriptions SET notice_streak = fail_streak_started_at, notice_open = 1
+		WHERE id = ? AND fail_streak_started_at IS NOT NULL AND fail_streak_started_at <= ?
+			AND (notice_streak IS NULL OR notice_streak <> fail_streak_started_at)`, subID, micros(since))
+	return claimed(res, err, "claiming the failing notice of subscription "+subID)
+}
+
+func (n noticeTx) ClaimRecovered(ctx context.Context, subID string) (bool, error) {
+	res, err := n.w.ExecContext(ctx, `UPDATE subscriptions SET notice_open = 0 WHERE id = ? AND notice_open <> 0`, subID)
+	return claimed(res, err, "claiming the recovered notice of subscription "+subID)
+}
+
+func (n noticeTx) OpenNotice(ctx context.Context, subID string) error {
+	if _, err := n.w.ExecContext(ctx, `UPDATE subscriptions SET notice_open = 1 WHERE id = ?`, subID); err != nil {
+		return fmt.Errorf("opening the notice of subscription %s: %w", subID, err)
+	}
+	return nil
+}
+
+func (n noticeTx) Subscription(ctx context.Context, subID string) (*store.SealedSubscription, error) {
+	return scanSubscription(n.w.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = ?`, subID))
+}
+
+func (n noticeTx) Publish(ctx context.Context, ev *event.Event) error {
+	if _, err := n.w.ExecContext(ctx, insertEventSQL, eventArgs(ev)...); err != nil {
+		return fmt.Errorf("inserting event %s: %w", ev.ID, err)
+	}
+	subs, err := matchingSubscriptions(ctx, n.w, ev)
+	if err != nil {
+		return err
+	}
+	_, err = insertDeliveries(ctx, n.w, ev.ID, subIDs(subs), n.now, true)
+	return err
+}
+
+// claimed reports whether a conditional update changed a row.
+func claimed(res sql.Result, err error, doing string) (bool, error) {
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", doing, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", doing, err)
+	}
+	return n > 0, nil
 }
 
 // recordOutcome writes one outcome's delivery state, attempts and

@@ -291,6 +291,7 @@ func (s *Store) Replay(ctx context.Context, sc store.Scope, eventID, subscriptio
 			if err := json.Unmarshal([]byte(events), &sub.Events); err != nil {
 				return fmt.Errorf("reading events of subscription %s: %w", subscriptionID, err)
 			}
+			sub.ID = subscriptionID
 			if status == store.StatusEnabled && sub.Matches(ev) {
 				subs = []string{subscriptionID}
 			}

@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Recovery", recoveryTests},
 		{"Activity", activityTests},
 		{"Consumers", consumerTests},
+		{"Notices", noticeTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			t.Parallel()
