@@ -95,6 +95,11 @@ type Store interface {
 type Config struct {
 	// Store persists connections; store.Store satisfies it.
 	Store Store
+	// NoConnectionEvents turns off what a Store that can publish events
+	// (store.Store can) otherwise gets: every connection created, changed
+	// or deleted through the vault is published as a vault.connection.*
+	// event (WithConnectionEvents).
+	NoConnectionEvents bool
 	// Connectors are the loaded connector plugins.
 	Connectors Connectors
 	// PublicURL is the hub's external base URL; connections' webhook_url is
@@ -115,11 +120,6 @@ type Config struct {
 	// completion even when the client disconnects, so a provider never
 	// keeps a registration the hub forgot.
 	CallTimeout time.Duration
-	// NoConnectionEvents turns off what a Store that can publish events
-	// (store.Store can) otherwise gets: every connection created, changed
-	// or deleted through the vault is published as a vault.connection.*
-	// event (WithConnectionEvents).
-	NoConnectionEvents bool
 }
 
 // Service serves the catalogue and the vault connections.
