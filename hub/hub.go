@@ -311,20 +311,8 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		ln.Close()
 		return fmt.Errorf("registering connector metrics: %w", err)
 	}
-	catalog := connectorCatalog{plugs}
-	// Every connection change made through the vault's store publishes a
-	// vault.connection.* event; the /apideck edge shares this store.
-	connections := vault.WithConnectionEvents(h.store, vault.EventsConfig{
-		Publisher: h.store, PublicURL: h.cfg.PublicURL, Logger: h.logger,
-		UnifiedAPI: func(serviceID string) string {
-			if info, ok := catalog.Get(serviceID); ok && info.Description != nil && len(info.Description.UnifiedAPIs) > 0 {
-				return info.Description.UnifiedAPIs[0]
-			}
-			return ""
-		},
-	})
 	vlt := vault.New(vault.Config{
-		Store: connections, Connectors: catalog, PublicURL: h.cfg.PublicURL, Logger: h.logger,
+		Store: h.store, Connectors: connectorCatalog{plugs}, PublicURL: h.cfg.PublicURL, Logger: h.logger,
 		Coverage: func(serviceID string) any {
 			for _, c := range reg.Current().Coverage() {
 				if c.ServiceID == serviceID {

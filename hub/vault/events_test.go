@@ -14,25 +14,13 @@ import (
 	"github.com/switchboardhq/switchboard/hub/vault"
 )
 
-// withEvents wires the vault's store as the hub does: every connection
-// change publishes a vault.connection.* event through the real store.
-func withEvents() hubOption {
-	return func(cfg *vault.Config) {
-		st := cfg.Store
-		cfg.Store = vault.WithConnectionEvents(st, vault.EventsConfig{
-			Publisher: st.(vault.Publisher), PublicURL: publicURL, Logger: cfg.Logger,
-			UnifiedAPI: func(string) string { return "accounting" },
-		})
-	}
-}
-
 // TestConnectionEvents: creating, updating, disabling, enabling and
 // deleting a connection publish Apideck's vault.connection.* events to the
 // connection's consumer, stored and fanned out like any event; "*" never
 // receives them, and another consumer's subscription never does.
 func TestConnectionEvents(t *testing.T) {
 	t.Parallel()
-	h := newHub(t, withEvents())
+	h := newHub(t) // a vault over the hub's store publishes its connection events
 	ctx := context.Background()
 	named := []string{vault.EventConnectionCreated, vault.EventConnectionUpdated, vault.EventConnectionDeleted,
 		vault.EventConnectionCallable, vault.EventConnectionDisabled}
@@ -80,7 +68,7 @@ func TestConnectionEvents(t *testing.T) {
 		var entity map[string]any
 		require.NoError(t, json.Unmarshal(ev.Entity, &entity))
 		assert.Equal(t, id, entity["id"])
-		assert.Equal(t, "accounting", entity["unified_api"])
+		assert.Equal(t, "accounting", entity["unified_api"], "the connector's first unified API")
 		assert.NotContains(t, string(ev.Entity), apiKey, "never a credential")
 		assert.NotContains(t, entity, "settings")
 

@@ -95,6 +95,11 @@ type Store interface {
 type Config struct {
 	// Store persists connections; store.Store satisfies it.
 	Store Store
+	// NoConnectionEvents turns off what a Store that can publish events
+	// (store.Store can) otherwise gets: every connection created, changed
+	// or deleted through the vault is published as a vault.connection.*
+	// event (WithConnectionEvents).
+	NoConnectionEvents bool
 	// Connectors are the loaded connector plugins.
 	Connectors Connectors
 	// PublicURL is the hub's external base URL; connections' webhook_url is
@@ -156,7 +161,24 @@ func New(cfg Config) *Service {
 	if s.timeout <= 0 {
 		s.timeout = DefaultCallTimeout
 	}
+	if pub, ok := cfg.Store.(Publisher); ok && !cfg.NoConnectionEvents {
+		// Every change made through the vault (our routes, the /apideck
+		// edge that runs them, token rotation) is a vault.connection.*
+		// event of the connection's consumer.
+		s.store = WithConnectionEvents(cfg.Store, EventsConfig{
+			Publisher: pub, PublicURL: s.publicURL, UnifiedAPI: s.unifiedAPIOf, Logger: s.log, Now: s.now,
+		})
+	}
 	return s
+}
+
+// unifiedAPIOf is the first unified API a loaded connector's events feed,
+// or "" when the connector is unknown or has never described itself.
+func (s *Service) unifiedAPIOf(serviceID string) string {
+	if info, ok := s.connectors.Get(serviceID); ok && info.Description != nil && len(info.Description.UnifiedAPIs) > 0 {
+		return info.Description.UnifiedAPIs[0]
+	}
+	return ""
 }
 
 // Routes returns the catalogue and vault routes for api.Config.Routes.
