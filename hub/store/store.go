@@ -96,6 +96,7 @@ type Store interface {
 	EventTypes
 	Retention
 	Recoveries
+	Polls
 }
 
 // Retention removes consumer data: old rows in the background (Purge) and

@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Retention", retentionTests},
 		{"SendTest", testSendTests},
 		{"Recovery", recoveryTests},
+		{"Polls", pollTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			t.Parallel()
