@@ -15,6 +15,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub"
 	"github.com/switchboardhq/switchboard/hub/api"
 	"github.com/switchboardhq/switchboard/hub/ingest"
+	"github.com/switchboardhq/switchboard/hub/poll"
 	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
@@ -62,6 +63,8 @@ a flag given on the command line wins.`,
 				"max-subscriptions":              "SWITCHBOARD_MAX_SUBSCRIPTIONS",
 				"sqlite-synchronous":             "SWITCHBOARD_SQLITE_SYNCHRONOUS",
 				"workers":                        "SWITCHBOARD_WORKERS",
+				"poll-timeout":                   "SWITCHBOARD_POLL_TIMEOUT",
+				"poll-scan-interval":             "SWITCHBOARD_POLL_SCAN_INTERVAL",
 				"shutdown-timeout":               "SWITCHBOARD_SHUTDOWN_TIMEOUT",
 				"log-level":                      "SWITCHBOARD_LOG_LEVEL",
 				"log-format":                     "SWITCHBOARD_LOG_FORMAT",
@@ -100,6 +103,9 @@ a flag given on the command line wins.`,
 			}
 			if cfg.Retention <= 0 {
 				return fmt.Errorf("--retention must be positive, got %s", cfg.Retention)
+			}
+			if cfg.PollTimeout <= 0 || cfg.PollScanInterval <= 0 {
+				return fmt.Errorf("--poll-timeout and --poll-scan-interval must be positive, got %s and %s", cfg.PollTimeout, cfg.PollScanInterval)
 			}
 			switch {
 			case cfg.MinRetryDelay < 0:
@@ -161,6 +167,8 @@ a flag given on the command line wins.`,
 	f.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", api.DefaultMaxSubscriptions, "most subscriptions the hub may have")
 	f.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", "NORMAL", "SQLite synchronous mode: NORMAL (survives a crash) or FULL (also power loss)")
 	f.IntVar(&cfg.Workers, "workers", 200, "jobs worked at once")
+	f.DurationVar(&cfg.PollTimeout, "poll-timeout", poll.DefaultTimeout, "timeout of one poll of a provider (virtual webhooks)")
+	f.DurationVar(&cfg.PollScanInterval, "poll-scan-interval", poll.DefaultScanEvery, "how often connections to poll are checked for a poll job")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful stop may take")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "json", "json or text")
