@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboardhq/switchboard/connectors/vplan/vplanfake"
+	"github.com/switchboardhq/switchboard/hub/store/postgres/pgtest"
 )
 
 const pollKey, pollEnv = "vp_poll_key_9c1e", "vp_poll_env_4b2a"
@@ -225,4 +229,59 @@ func TestKilledHubMidPollLosesAndDuplicatesNothing(t *testing.T) {
 		want["card-"+strconv.Itoa(i)] = 1
 	}
 	assert.Equal(t, want, s.rcv.entityCounts(), "each change delivered exactly once")
+}
+
+// TestTwoPostgreSQLNodesNeverPollOneConnectionAtOnce: two hubs share one
+// PostgreSQL database; their schedulers and a burst of manual polls sent to
+// both never make vPlan answer two polls of the connection at once (the
+// fake counts concurrent list calls), and the polls' changes are delivered
+// once.
+func TestTwoPostgreSQLNodesNeverPollOneConnectionAtOnce(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDatabase(t)
+	raw := make([]byte, 32)
+	_, err := rand.Read(raw)
+	require.NoError(t, err)
+	env := []string{"SWITCHBOARD_MASTER_KEY=" + hex.EncodeToString(raw)}
+	args := []string{"--database-url", db, "--poll-scan-interval", "200ms"}
+	nodeA := startHubEnv(t, t.TempDir(), freeAddr(t), env, args...)
+	nodeB := startHubEnv(t, t.TempDir(), freeAddr(t), env, args...)
+	fake := vplanfake.New(pollKey, pollEnv)
+	t.Cleanup(fake.Close)
+	s := newPollSetup(t, nodeA, fake)
+	code, res := s.pollNow(t)
+	require.Equal(t, http.StatusOK, code, res)
+	time.Sleep(5 * time.Millisecond)
+	fake.Forget(3)
+	for i := range 3 {
+		_, _, err := fake.Change(t.Context(), "card.updated", func(d map[string]any) { d["id"] = "pg-card-" + strconv.Itoa(i) })
+		require.NoError(t, err)
+	}
+
+	// Both schedulers poll it, and manual polls hit both nodes at once.
+	fake.SlowLists(150 * time.Millisecond)
+	code, upd := nodeB.doAs(t, "acme", http.MethodPatch, "/vault/connections/"+s.connID, map[string]any{
+		"settings": pollSettings(fake, true, 10)})
+	require.Equal(t, http.StatusOK, code, upd)
+	var (
+		mu    sync.Mutex
+		codes = map[int]int{}
+		wg    sync.WaitGroup
+	)
+	for i := range 16 {
+		node := []*hubProcess{nodeA, nodeB}[i%2]
+		wg.Go(func() {
+			code, _ := node.doAs(t, "acme", http.MethodPost, "/vault/connections/"+s.connID+"/poll", nil)
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	assert.Positive(t, codes[http.StatusConflict], "some polls found another running: %v", codes)
+	assert.Equal(t, 16, codes[http.StatusOK]+codes[http.StatusConflict], "polls answer 200 or 409: %v", codes)
+	require.Eventually(t, func() bool { return len(s.rcv.entityCounts()) == 3 }, 60*time.Second, 50*time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // a lower bound: late duplicates would show up here
+	assert.Equal(t, 1, fake.MaxConcurrentLists(), "two polls of one connection ran at once")
+	assert.Equal(t, map[string]int{"pg-card-0": 1, "pg-card-1": 1, "pg-card-2": 1}, s.rcv.entityCounts())
 }
