@@ -91,7 +91,7 @@ func (c *Connector) Poll(ctx context.Context, req *plugins.PollRequest) (*plugin
 				continue
 			}
 			res.Events = append(res.Events, ev)
-			if updated > cur[r] || cur[r] == "" {
+			if later(updated, cur[r]) {
 				cur[r] = updated
 			}
 		}
@@ -101,6 +101,18 @@ func (c *Connector) Poll(ctx context.Context, req *plugins.PollRequest) (*plugin
 	}
 	res.Cursor = cur.String()
 	return res, nil
+}
+
+// later reports whether RFC 3339 time a is after b (or b is unreadable).
+// Not a string comparison: RFC3339Nano drops trailing zeros, so
+// "…05.57Z" sorts after "…05.572Z" as text.
+func later(a, b string) bool {
+	ta, err := time.Parse(time.RFC3339Nano, a)
+	if err != nil {
+		return false
+	}
+	tb, err := time.Parse(time.RFC3339Nano, b)
+	return err != nil || ta.After(tb)
 }
 
 func (p pollCursor) String() string {

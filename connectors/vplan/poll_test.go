@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,11 +22,16 @@ func TestPollReconcilesWithTheWebhooksKey(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t)
 	// A webhook receiver that keeps what vPlan sent.
-	var got [][]byte
+	var (
+		mu  sync.Mutex
+		got [][]byte
+	)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b json.RawMessage
 		_ = json.NewDecoder(r.Body).Decode(&b)
+		mu.Lock()
 		got = append(got, b)
+		mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	t.Cleanup(rcv.Close)
@@ -43,9 +49,13 @@ func TestPollReconcilesWithTheWebhooksKey(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, sent, 1)
 	require.ErrorIs(t, sent[0].Err, vplanfake.ErrForgotten)
+	time.Sleep(2 * time.Millisecond) // a later updated_at (the fake stamps milliseconds)
 	_, _, err = s.fake.Change(t.Context(), "card.created", func(d map[string]any) { d["id"] = "card-pushed" })
 	require.NoError(t, err)
+	mu.Lock()
 	require.Len(t, got, 1, "the second change's webhook was sent")
+	pushedBody := got[0]
+	mu.Unlock()
 
 	res, err := s.conn.Poll(t.Context(), &plugins.PollRequest{Connection: conn, Cursor: first.Cursor})
 	require.NoError(t, err)
@@ -60,7 +70,7 @@ func TestPollReconcilesWithTheWebhooksKey(t *testing.T) {
 	}
 
 	// The pushed webhook of card-pushed has the key of its polled copy.
-	in, err := s.conn.HandleInbound(t.Context(), &plugins.InboundRequest{Method: "POST", Body: got[0], Connection: conn})
+	in, err := s.conn.HandleInbound(t.Context(), &plugins.InboundRequest{Method: "POST", Body: pushedBody, Connection: conn})
 	require.NoError(t, err)
 	require.Len(t, in.Events, 1)
 	assert.Equal(t, res.Events[1].IdempotencyKey, in.Events[0].IdempotencyKey, "pushed and polled copy share one key")

@@ -145,8 +145,10 @@ func (t *Tasklist) Poll(ctx context.Context, req *plugins.PollRequest) (*plugins
 			Type: native, Payload: raw, OccurredAt: task.UpdatedAt.UTC(),
 			IdempotencyKey: plugins.EntityVersionKey("task", task.ID, task.UpdatedAt),
 		})
-		if c := task.UpdatedAt.UTC().Format(time.RFC3339Nano); c > res.Cursor {
-			res.Cursor = c
+		// Compared as times: RFC3339Nano drops trailing zeros, so the text
+		// does not sort.
+		if cur, err := time.Parse(time.RFC3339Nano, res.Cursor); err != nil || task.UpdatedAt.After(cur) {
+			res.Cursor = task.UpdatedAt.UTC().Format(time.RFC3339Nano)
 		}
 	}
 	return res, nil
