@@ -141,6 +141,12 @@ var pollTests = map[string]func(*testing.T, *harness){
 		_, err = e.s.CommitPoll(e.ctx, store.Consumer("globex"), &store.PollCommit{ConnectionID: c.ID, Lease: claim.Lease,
 			Events: []*event.Event{polledEvent(c, "k", "{}")}})
 		require.ErrorIs(t, err, store.ErrOutOfScope)
+		// The poll state goes with its connection (a lease held included).
+		require.NoError(t, e.s.DeleteConnection(e.ctx, store.Consumer("acme"), c.ID))
+		_, err = e.s.GetPollState(e.ctx, store.Consumer("acme"), c.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = e.s.ClaimPoll(e.ctx, c.ID, store.Now(), store.Now().Add(time.Minute))
+		require.ErrorIs(t, err, store.ErrNotFound)
 	},
 	"OnePollJobPerConnection": func(t *testing.T, h *harness) {
 		e := h.env(t)

@@ -1,11 +1,11 @@
 -- Virtual webhooks: one row per polled connection, created by its first
--- poll. The cursor advances in the same transaction as the events it
+-- poll and deleted with it. The cursor advances in the same transaction as the events it
 -- covers; lease_token fences a poll whose lease expired (another poll, on
 -- this node or another, took it) so its late results are not stored.
 
 -- +goose Up
 CREATE TABLE connection_polls (
-    connection_id  text COLLATE "C" PRIMARY KEY,
+    connection_id  text COLLATE "C" PRIMARY KEY REFERENCES connections (id) ON DELETE CASCADE,
     consumer_id    text COLLATE "C" NOT NULL,
     cursor         text NOT NULL DEFAULT '',
     cursor_at      timestamptz,

@@ -1,11 +1,11 @@
 -- Virtual webhooks: one row per polled connection, created by its first
--- poll. The cursor advances in the same transaction as the events it
+-- poll and deleted with it. The cursor advances in the same transaction as the events it
 -- covers; lease_token fences a poll whose lease expired (another poll took
 -- it) so its late results are not stored.
 
 -- +goose Up
 CREATE TABLE connection_polls (
-    connection_id TEXT PRIMARY KEY,
+    connection_id TEXT PRIMARY KEY REFERENCES connections (id) ON DELETE CASCADE,
     consumer_id   TEXT NOT NULL,
     cursor        TEXT NOT NULL DEFAULT '',
     cursor_at     INTEGER,
