@@ -110,6 +110,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Workers is how many jobs run at once (default 200).
 	Workers int
+	// PollTimeout bounds one poll of a provider (virtual webhooks; default
+	// poll.DefaultTimeout).
+	PollTimeout time.Duration
+	// PollScanInterval is how often connections to poll that have no poll
+	// job get one (default poll.DefaultScanEvery).
+	PollScanInterval time.Duration
 
 	// Version is reported by the API and in the User-Agent of deliveries.
 	Version string

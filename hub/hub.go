@@ -9,6 +9,7 @@ import (
 	"github.com/switchboardhq/switchboard/connectors"
 	"github.com/switchboardhq/switchboard/hub/ingest"
 	"github.com/switchboardhq/switchboard/hub/mapping"
+	"github.com/switchboardhq/switchboard/hub/poll"
 	"github.com/switchboardhq/switchboard/hub/vault"
 	"github.com/switchboardhq/switchboard/mappings"
 	"github.com/switchboardhq/switchboard/plugins/host"
@@ -307,12 +308,17 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		PublicURL: h.cfg.PublicURL, Logger: h.logger, Metrics: h.metrics, ReplayWindow: h.cfg.Retention,
 	})
 	h.connectors = plugs
+	poller := poll.New(poll.Config{
+		Store: h.store, Connectors: plugs, Unify: ing.Unify, Logger: h.logger, Metrics: h.metrics,
+		Timeout: h.cfg.PollTimeout, ScanEvery: h.cfg.PollScanInterval,
+	})
+	poller.Register(workers)
 	if err := h.metrics.Registry.Register(connectorCollector{plugs}); err != nil {
 		ln.Close()
 		return fmt.Errorf("registering connector metrics: %w", err)
 	}
 	vlt := vault.New(vault.Config{
-		Store: h.store, Connectors: connectorCatalog{plugs}, PublicURL: h.cfg.PublicURL, Logger: h.logger,
+		Store: h.store, Connectors: connectorCatalog{plugs}, PublicURL: h.cfg.PublicURL, Logger: h.logger, Poller: poller,
 		Coverage: func(serviceID string) any {
 			for _, c := range reg.Current().Coverage() {
 				if c.ServiceID == serviceID {
@@ -366,6 +372,7 @@ func (h *Hub) Run(ctx context.Context, ready func(addr string)) error {
 		newRetentionService(h.store, h.metrics, h.logger, h.cfg.Retention),
 		&mappingService{registry: reg, logger: h.logger},
 		&connectorService{manager: plugs, logger: h.logger, mappings: reg.Current},
+		poller,
 		&httpService{name: "http", ln: ln, srv: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,

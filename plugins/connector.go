@@ -41,9 +41,24 @@ type Connector interface {
 }
 
 // Poller is implemented by connectors of providers that cannot push
-// (virtual webhooks): the hub calls Poll on a schedule and treats the events
-// it returns like pushed ones. The SDK reports whether a connector
-// implements it in Description.Poll.
+// (virtual webhooks, Description.Webhook.Mode ModeVirtual) and of pushing
+// providers the hub also reconciles by polling (ModeNative with
+// Webhook.VirtualWebhooks set). The hub calls Poll on a schedule, one call
+// at a time per connection, and treats the events it returns exactly like
+// pushed ones: same mapping, store and fan-out, with event_source
+// "virtual". The SDK reports whether a connector implements it in
+// Description.Poll.
+//
+// Poll returns the changes since req.Cursor and the cursor that covers
+// them: the hub stores the events and the new cursor in one transaction,
+// so a crash repeats a poll but never skips or doubles its events. A poll
+// must not invent deletions it cannot see (a list endpoint does not show
+// what is gone): return only what the provider reports.
+//
+// Errors are those of HandleInbound plus RateLimited(retryAfter, ...) when
+// the provider answered 429 (the hub polls again no sooner than
+// retryAfter) and *ProviderError when it refused (the hub backs off
+// exponentially and shows the message as the connection's poll_error).
 type Poller interface {
 	Poll(ctx context.Context, req *PollRequest) (*PollResult, error)
 }
@@ -65,6 +80,8 @@ const (
 	ModeNative WebhookMode = "native"
 	// ModeVirtual: the provider cannot push; the hub polls (see Poller).
 	ModeVirtual WebhookMode = "virtual"
+	// ModeNone: events neither pushed nor polled (Apideck's enum).
+	ModeNone WebhookMode = "none"
 )
 
 // ManagedVia says who registers the hub's inbound URL at the provider.
@@ -116,12 +133,49 @@ type Description struct {
 	// Poll is set by the SDK when the connector implements Poller; what the
 	// author puts here is ignored.
 	Poll bool `json:"poll"`
+	// PollIntervalMin is the shortest poll interval a connection may set
+	// (its settings.poll_interval); PollIntervalDefault is the interval
+	// when it sets none. Zero takes the hub's DefaultPollIntervalMin and
+	// DefaultPollInterval. Only meaningful for a Poller.
+	PollIntervalMin     time.Duration `json:"-"`
+	PollIntervalDefault time.Duration `json:"-"`
 }
 
-// WebhookSupport is the webhook_support object of the hub's catalogue.
+// Poll interval defaults for connectors that do not set their own.
+const (
+	DefaultPollIntervalMin = 10 * time.Second
+	DefaultPollInterval    = 5 * time.Minute
+)
+
+// WebhookSupport is the webhook_support object of the hub's catalogue
+// (Apideck's shape).
 type WebhookSupport struct {
 	Mode       WebhookMode `json:"mode"`
 	ManagedVia ManagedVia  `json:"managed_via"`
+	// VirtualWebhooks is set by a native connector that the hub also
+	// reconciles by polling: how fast the provider may be polled and which
+	// resources a poll covers.
+	VirtualWebhooks *VirtualWebhooks `json:"virtual_webhooks,omitempty"`
+}
+
+// VirtualWebhooks is Apideck's webhook_support.virtual_webhooks.
+type VirtualWebhooks struct {
+	RequestRate RequestRate `json:"request_rate"`
+	Resources   []string    `json:"resources"`
+}
+
+// RequestRate is a provider's rate limit: Rate requests per Size Units.
+type RequestRate struct {
+	Rate int    `json:"rate"`
+	Size int    `json:"size"`
+	Unit string `json:"unit"` // second, minute, hour or day
+}
+
+// Window is the length of the rate window (Size Units); zero for an
+// unknown unit.
+func (r RequestRate) Window() time.Duration {
+	unit := map[string]time.Duration{"second": time.Second, "minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[r.Unit]
+	return time.Duration(max(r.Size, 1)) * unit
 }
 
 // SupportedEvent pairs a native event type with the unified one it becomes.
@@ -234,9 +288,27 @@ type PollRequest struct {
 
 // PollResult is one poll's changes.
 type PollResult struct {
+	// Events are the changes, oldest first. Give each an IdempotencyKey
+	// that a pushed copy of the same change would also get (the entity's
+	// id and the provider's updated_at, see EntityVersionKey), so a change
+	// that arrives both ways is delivered once.
 	Events []NativeEvent
-	// Cursor is handed to the next Poll.
+	// Cursor is handed to the next Poll; it is stored in the same
+	// transaction as Events. Empty keeps the previous cursor.
 	Cursor string
-	// NextPollAfter is a hint; zero lets the hub use its schedule.
+	// More says changes beyond Cursor are waiting (the provider paged):
+	// the hub polls again without waiting for the interval.
+	More bool
+	// NextPollAfter is the earliest the hub may poll again (the
+	// provider's Retry-After or rate limit); zero lets the hub use the
+	// connection's interval.
 	NextPollAfter time.Duration
+}
+
+// EntityVersionKey is the idempotency key of one version of a provider
+// entity: the pushed and the polled copy of one change share it when both
+// are built with the same kind, id and updated_at. updatedAt is normalised
+// to UTC so "10:15:01+01:00" and "09:15:01Z" are one version.
+func EntityVersionKey(kind, id string, updatedAt time.Time) string {
+	return kind + ":" + id + "@" + updatedAt.UTC().Format(time.RFC3339Nano)
 }

@@ -36,7 +36,44 @@
 //     mappings/<id>.json, stores it, and only then acknowledges the provider.
 //   - When a connection is created or deleted it calls Subscribe or
 //     Unsubscribe (managed_via api providers register the inbound URL there).
-//   - For providers without push it calls Poll (implement Poller).
+//   - For providers without push (webhook_support.mode "virtual") it calls
+//     Poll on a schedule (implement Poller); a pushing provider that the hub
+//     should also reconcile (webhooks its provider failed to send) keeps mode
+//     "native", implements Poller too and sets Webhook.VirtualWebhooks.
+//
+// # Virtual webhooks (Poller)
+//
+// The hub keeps one cursor per connection. It calls Poll(cursor) no more
+// often than the connection's poll_interval (at least
+// Description.PollIntervalMin), never twice at once for one connection (not
+// even across the nodes of a PostgreSQL cluster), and stores the returned
+// events and PollResult.Cursor in one transaction: a crash repeats the poll
+// from the old cursor and the repeated events are deduplicated, nothing is
+// skipped or delivered twice. Polled events go through the mapping, store
+// and fan-out of pushed ones with event_source "virtual".
+//
+//	func (c *acme) Poll(ctx context.Context, req *plugins.PollRequest) (*plugins.PollResult, error) {
+//		since := req.Cursor // "" on the first poll: start from now, not from the beginning of time
+//		items, retryAfter, err := c.listChangedSince(ctx, req.Connection, since)
+//		if retryAfter > 0 {
+//			return nil, plugins.RateLimited(retryAfter, "acme answered 429")
+//		}
+//		...
+//		for _, it := range items {
+//			ev.IdempotencyKey = plugins.EntityVersionKey("task", it.ID, it.UpdatedAt)
+//		}
+//		return &plugins.PollResult{Events: evs, Cursor: newest.Format(time.RFC3339Nano)}, nil
+//	}
+//
+// Rules: give each event the key a pushed copy of the same change would
+// get (EntityVersionKey: entity kind, id and the provider's updated_at), so
+// the hub delivers a change that arrived both ways once; return events
+// oldest first with a cursor that covers exactly them (set More when the
+// provider has another page); never emit a deletion a list cannot show;
+// return RateLimited with the provider's Retry-After on a 429 (the hub
+// waits at least that long) and *ProviderError on other refusals (the hub
+// backs off exponentially and shows the message as the connection's
+// poll_error). plugintest.Connect exercises Poll over the real wire.
 //
 // # Errors
 //

@@ -27,7 +27,34 @@ var (
 	// answering in time. The hub answers 503 with Retry-After so the provider
 	// retries; nothing is acknowledged. See UnavailableError.
 	ErrUnavailable = errors.New("connector unavailable")
+
+	// ErrRateLimited: the provider rate-limited the connector (HTTP 429).
+	// Return it through RateLimited so the hub knows how long to wait.
+	ErrRateLimited = errors.New("rate limited by the provider")
 )
+
+// RateLimitedError says the provider refused a call for its rate limit and
+// when to call again. It matches ErrRateLimited with errors.Is and survives
+// the trip over gRPC with its RetryAfter.
+type RateLimitedError struct {
+	// RetryAfter is the provider's Retry-After (zero when it sent none: the
+	// hub then backs off on its own).
+	RetryAfter time.Duration
+	// Message is what the provider said, without secrets.
+	Message string
+}
+
+// RateLimited returns a *RateLimitedError.
+func RateLimited(retryAfter time.Duration, format string, args ...any) error {
+	return &RateLimitedError{RetryAfter: retryAfter, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited by the provider (retry after %s): %s", e.RetryAfter, e.Message)
+}
+
+// Is makes errors.Is(err, ErrRateLimited) true.
+func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
 
 // MalformedError says what is wrong with an inbound request. It matches
 // ErrMalformed with errors.Is.

@@ -109,6 +109,15 @@ func (s *server) Describe(ctx context.Context, _ *pb.DescribeRequest) (_ *pb.Des
 		CredentialsSchema: d.CredentialsSchema,
 		ProviderSigns:     d.ProviderSigns,
 		Poll:              poll,
+
+		PollIntervalMinMs:     d.PollIntervalMin.Milliseconds(),
+		PollIntervalDefaultMs: d.PollIntervalDefault.Milliseconds(),
+	}
+	if v := d.Webhook.VirtualWebhooks; v != nil {
+		out.WebhookSupport.VirtualWebhooks = &pb.VirtualWebhooks{
+			RequestRate: &pb.RequestRate{Rate: int64(v.RequestRate.Rate), Size: int64(v.RequestRate.Size), Unit: v.RequestRate.Unit},
+			Resources:   v.Resources,
+		}
 	}
 	for _, e := range d.SupportedEvents {
 		out.SupportedEvents = append(out.SupportedEvents, &pb.SupportedEvent{EventType: e.EventType, DownstreamEventType: e.DownstreamEventType})
@@ -173,7 +182,7 @@ func (s *server) Poll(ctx context.Context, in *pb.PollRequest) (_ *pb.PollResult
 	if res == nil {
 		return &pb.PollResult{Cursor: in.GetCursor()}, nil
 	}
-	return &pb.PollResult{Events: toEvents(res.Events), Cursor: res.Cursor, NextPollAfterMs: res.NextPollAfter.Milliseconds()}, nil
+	return &pb.PollResult{Events: toEvents(res.Events), Cursor: res.Cursor, More: res.More, NextPollAfterMs: res.NextPollAfter.Milliseconds()}, nil
 }
 
 // client runs in the hub: Connector calls in, gRPC out.
@@ -198,6 +207,16 @@ func (c *client) Describe(ctx context.Context) (*Description, error) {
 		CredentialsSchema: d.GetCredentialsSchema(),
 		ProviderSigns:     d.GetProviderSigns(),
 		Poll:              d.GetPoll(),
+
+		PollIntervalMin:     time.Duration(d.GetPollIntervalMinMs()) * time.Millisecond,
+		PollIntervalDefault: time.Duration(d.GetPollIntervalDefaultMs()) * time.Millisecond,
+	}
+	if v := d.GetWebhookSupport().GetVirtualWebhooks(); v != nil {
+		rr := v.GetRequestRate()
+		out.Webhook.VirtualWebhooks = &VirtualWebhooks{
+			RequestRate: RequestRate{Rate: int(rr.GetRate()), Size: int(rr.GetSize()), Unit: rr.GetUnit()},
+			Resources:   v.GetResources(),
+		}
 	}
 	for _, e := range d.GetSupportedEvents() {
 		out.SupportedEvents = append(out.SupportedEvents, SupportedEvent{EventType: e.GetEventType(), DownstreamEventType: e.GetDownstreamEventType()})
@@ -245,6 +264,7 @@ func (c *client) Poll(ctx context.Context, req *PollRequest) (*PollResult, error
 	return &PollResult{
 		Events:        fromEvents(res.GetEvents()),
 		Cursor:        res.GetCursor(),
+		More:          res.GetMore(),
 		NextPollAfter: time.Duration(res.GetNextPollAfterMs()) * time.Millisecond,
 	}, nil
 }
@@ -255,8 +275,16 @@ func toStatus(err error) error {
 	var (
 		malformed *MalformedError
 		provider  *ProviderError
+		limited   *RateLimitedError
 	)
 	switch {
+	case errors.As(err, &limited):
+		st, derr := status.New(codes.ResourceExhausted, err.Error()).WithDetails(
+			protoadapt.MessageV1Of(&pb.RateLimitDetail{RetryAfterMs: limited.RetryAfter.Milliseconds(), Message: limited.Message}))
+		if derr != nil {
+			return status.Error(codes.ResourceExhausted, err.Error())
+		}
+		return st.Err()
 	case errors.As(err, &malformed):
 		return status.Error(codes.InvalidArgument, malformed.Reason)
 	case errors.Is(err, ErrMalformed):
@@ -306,6 +334,13 @@ func fromStatus(err error) error {
 				return &ProviderError{StatusCode: int(pd.GetStatus()), Message: pd.GetMessage()}
 			}
 		}
+	case codes.ResourceExhausted:
+		for _, d := range st.Details() {
+			if rd, ok := d.(*pb.RateLimitDetail); ok {
+				return &RateLimitedError{RetryAfter: time.Duration(rd.GetRetryAfterMs()) * time.Millisecond, Message: rd.GetMessage()}
+			}
+		}
+		return &remoteError{msg: msg, kind: ErrRateLimited}
 	case codes.Unimplemented:
 		return &remoteError{msg: msg, kind: ErrUnsupported}
 	case codes.Unavailable:

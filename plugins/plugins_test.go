@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -234,6 +235,16 @@ func TestDescriptionValidate(t *testing.T) {
 		"bad mode":         {func(d *plugins.Description) { d.Webhook.Mode = "push" }, `mode "push"`},
 		"virtual, no poll": {func(d *plugins.Description) { d.Webhook.Mode = plugins.ModeVirtual }, "implements Poll"},
 		"bad managed_via":  {func(d *plugins.Description) { d.Webhook.ManagedVia = "" }, "managed_via"},
+		"virtual_webhooks, no poll": {func(d *plugins.Description) {
+			d.Webhook.VirtualWebhooks = &plugins.VirtualWebhooks{RequestRate: plugins.RequestRate{Rate: 1, Size: 1, Unit: "minute"}}
+		}, "virtual_webhooks needs a connector that implements Poll"},
+		"bad rate unit": {func(d *plugins.Description) {
+			d.Poll = true
+			d.Webhook.VirtualWebhooks = &plugins.VirtualWebhooks{RequestRate: plugins.RequestRate{Rate: 1, Size: 1, Unit: "week"}}
+		}, `unit "week"`},
+		"default below min": {func(d *plugins.Description) {
+			d.PollIntervalMin, d.PollIntervalDefault = time.Minute, time.Second
+		}, "not below the minimum"},
 		"duplicate event": {func(d *plugins.Description) {
 			d.SupportedEvents = append(d.SupportedEvents, d.SupportedEvents[0])
 		}, "listed twice"},
@@ -293,4 +304,66 @@ func TestLogHandlerSpeaksHCLog(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "warn", second["@level"])
 	assert.Equal(t, map[string]any{"level": "inner"}, second["g"], "grouped keys are left alone")
+}
+
+// limitedPoller is a Poller whose provider rate-limits it, describing
+// itself as a native connector reconciled by polling.
+type limitedPoller struct{ recorder }
+
+func (p *limitedPoller) Describe(context.Context) (*plugins.Description, error) {
+	return &plugins.Description{
+		ID: "lim", Name: "Limited", Version: "1",
+		Webhook: plugins.WebhookSupport{Mode: plugins.ModeNative, ManagedVia: plugins.ManagedAPI,
+			VirtualWebhooks: &plugins.VirtualWebhooks{
+				RequestRate: plugins.RequestRate{Rate: 60, Size: 1, Unit: "minute"}, Resources: []string{"cards", "collections"}}},
+		PollIntervalMin: 2 * time.Second, PollIntervalDefault: time.Minute,
+	}, nil
+}
+
+func (p *limitedPoller) Poll(context.Context, *plugins.PollRequest) (*plugins.PollResult, error) {
+	return nil, fmt.Errorf("listing cards: %w", plugins.RateLimited(42*time.Second, "slow down"))
+}
+
+func TestPollRateLimitedAndVirtualWebhooksSurviveTheWire(t *testing.T) {
+	t.Parallel()
+	c := plugintest.Connect(t, &limitedPoller{})
+	d, err := c.Describe(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, d.Validate())
+	require.NotNil(t, d.Webhook.VirtualWebhooks)
+	assert.Equal(t, plugins.RequestRate{Rate: 60, Size: 1, Unit: "minute"}, d.Webhook.VirtualWebhooks.RequestRate)
+	assert.Equal(t, time.Minute, d.Webhook.VirtualWebhooks.RequestRate.Window())
+	assert.Equal(t, []string{"cards", "collections"}, d.Webhook.VirtualWebhooks.Resources)
+	assert.Equal(t, 2*time.Second, d.PollIntervalMin)
+	assert.Equal(t, time.Minute, d.PollIntervalDefault)
+	b, err := json.Marshal(d.Webhook)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"mode":"native","managed_via":"api","virtual_webhooks":{"request_rate":{"rate":60,"size":1,"unit":"minute"},"resources":["cards","collections"]}}`, string(b))
+
+	_, err = c.Poll(t.Context(), &plugins.PollRequest{Cursor: "x"})
+	require.ErrorIs(t, err, plugins.ErrRateLimited)
+	var rl *plugins.RateLimitedError
+	require.ErrorAs(t, err, &rl)
+	assert.Equal(t, 42*time.Second, rl.RetryAfter)
+	assert.Equal(t, "slow down", rl.Message)
+}
+
+func TestPollMoreAndEntityVersionKey(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 3, 4, 10, 15, 1, 0, time.FixedZone("CET", 3600))
+	assert.Equal(t, plugins.EntityVersionKey("card", "c1", at), plugins.EntityVersionKey("card", "c1", at.UTC()),
+		"one instant in two zones is one version")
+	assert.Equal(t, "card:c1@2024-03-04T09:15:01Z", plugins.EntityVersionKey("card", "c1", at))
+	assert.NotEqual(t, plugins.EntityVersionKey("card", "c1", at), plugins.EntityVersionKey("card", "c1", at.Add(time.Second)))
+
+	c := plugintest.Connect(t, &morePoller{})
+	res, err := c.Poll(t.Context(), &plugins.PollRequest{})
+	require.NoError(t, err)
+	assert.True(t, res.More)
+}
+
+type morePoller struct{ recorder }
+
+func (p *morePoller) Poll(context.Context, *plugins.PollRequest) (*plugins.PollResult, error) {
+	return &plugins.PollResult{Cursor: "p2", More: true}, nil
 }

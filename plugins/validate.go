@@ -26,13 +26,29 @@ func (d *Description) Validate() error {
 		errs = append(errs, errors.New("name is empty"))
 	}
 	switch d.Webhook.Mode {
-	case ModeNative:
+	case ModeNative, ModeNone:
 	case ModeVirtual:
 		if !d.Poll {
 			errs = append(errs, errors.New(`webhook_support.mode "virtual" needs a connector that implements Poll`))
 		}
 	default:
-		errs = append(errs, fmt.Errorf(`webhook_support.mode %q must be "native" or "virtual"`, d.Webhook.Mode))
+		errs = append(errs, fmt.Errorf(`webhook_support.mode %q must be "native", "virtual" or "none"`, d.Webhook.Mode))
+	}
+	if v := d.Webhook.VirtualWebhooks; v != nil {
+		if !d.Poll {
+			errs = append(errs, errors.New("webhook_support.virtual_webhooks needs a connector that implements Poll"))
+		}
+		if v.RequestRate.Rate < 0 || v.RequestRate.Size < 0 {
+			errs = append(errs, errors.New("webhook_support.virtual_webhooks.request_rate: rate and size must not be negative"))
+		}
+		switch v.RequestRate.Unit {
+		case "second", "minute", "hour", "day", "":
+		default:
+			errs = append(errs, fmt.Errorf(`webhook_support.virtual_webhooks.request_rate.unit %q must be "second", "minute", "hour" or "day"`, v.RequestRate.Unit))
+		}
+	}
+	if d.PollIntervalMin < 0 || d.PollIntervalDefault < 0 || (d.PollIntervalDefault > 0 && d.PollIntervalDefault < d.PollIntervalMin) {
+		errs = append(errs, errors.New("poll intervals must not be negative, and the default not below the minimum"))
 	}
 	switch d.Webhook.ManagedVia {
 	case ManagedManual, ManagedAPI:

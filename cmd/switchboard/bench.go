@@ -22,6 +22,7 @@ func newBenchCmd() *cobra.Command {
 		timelineFile string
 		databaseURL  string
 		hubFlags     []string
+		pollCfg      bench.PollConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -39,7 +40,11 @@ events with --concurrency senders (paced to --rate events/s when set) and
 waits until every accepted event reached every subscription, or --timeout.
 --mode inbound (default) plays dVersum: signed webhooks to a connection's
 inbound URL, through the connector plugin and the mapping. --mode publish
-posts unified events to POST /webhook/events.
+posts unified events to POST /webhook/events. --mode poll measures virtual
+webhooks: --connections vPlan connections against a fake vPlan that forgets
+every webhook, --events changes made there, found only by the hub's scheduled
+polls; it reports events found per second and the lag from a change to its
+delivery.
 
 Latency is from the 202 reaching bench to the delivery reaching the receiver.
 Subscriptions and the connection are removed at the end.
@@ -65,8 +70,8 @@ rejected any event or the run was interrupted, so bench can gate CI.`,
 				return fmt.Errorf("--ingest-only creates no subscription; leave out --fanout")
 			}
 			cfg.Mode = bench.Mode(mode)
-			if cfg.Mode != bench.ModeInbound && cfg.Mode != bench.ModePublish {
-				return fmt.Errorf("--mode %q: want inbound or publish", mode)
+			if cfg.Mode != bench.ModeInbound && cfg.Mode != bench.ModePublish && cfg.Mode != bench.ModePoll {
+				return fmt.Errorf("--mode %q: want inbound, publish or poll", mode)
 			}
 			stderr := c.ErrOrStderr()
 			say := func(format string, args ...any) {
@@ -95,6 +100,30 @@ rejected any event or the run was interrupted, so bench can gate CI.`,
 				say("hub ready at %s", h.URL)
 			} else if cfg.Target.APIKey == "" {
 				return fmt.Errorf("--target needs --api-key (or SWITCHBOARD_API_KEY)")
+			}
+
+			if cfg.Mode == bench.ModePoll {
+				if pollCfg.Connections < 1 || pollCfg.Interval < 1 {
+					return fmt.Errorf("--connections and --poll-interval must be at least 1")
+				}
+				pollCfg.Target, pollCfg.Changes, pollCfg.Timeout, pollCfg.Logger = cfg.Target, cfg.Events, cfg.Timeout, cfg.Logger
+				say("polling %d vPlan connections for %d changes each…", pollCfg.Connections, pollCfg.Changes)
+				res, err := bench.RunPoll(c.Context(), pollCfg)
+				if err != nil {
+					return err
+				}
+				if jsonOut {
+					err = res.WriteJSON(c.OutOrStdout())
+				} else {
+					err = res.WriteTable(c.OutOrStdout())
+				}
+				if err != nil {
+					return err
+				}
+				if !res.OK() {
+					return exitError{code: 1}
+				}
+				return nil
 			}
 
 			var bar *progressbar.ProgressBar
@@ -160,7 +189,9 @@ rejected any event or the run was interrupted, so bench can gate CI.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&mode, "mode", string(bench.ModeInbound), "inbound (signed dVersum webhooks through the connector) or publish (POST /webhook/events)")
+	f.StringVar(&mode, "mode", string(bench.ModeInbound), "inbound (signed dVersum webhooks through the connector), publish (POST /webhook/events) or poll (virtual webhooks: --connections vPlan connections polled for --events changes at a fake vPlan that forgets every webhook)")
+	f.IntVar(&pollCfg.Connections, "connections", 10, "--mode poll: vPlan connections polled at once")
+	f.IntVar(&pollCfg.Interval, "poll-interval", 10, "--mode poll: the connections' poll_interval in seconds (vPlan's minimum is 10)")
 	f.IntVar(&cfg.Events, "events", 10000, "events to send")
 	f.IntVar(&cfg.Fanout, "fanout", 1, "subscriptions, each receiving every event")
 	f.BoolVar(&cfg.IngestOnly, "ingest-only", false, "create no subscription: measure accepting alone (accepted/s), with no delivery competing")

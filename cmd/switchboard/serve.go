@@ -17,6 +17,7 @@ import (
 	"github.com/switchboardhq/switchboard/hub/delivery"
 	"github.com/switchboardhq/switchboard/hub/ingest"
 	"github.com/switchboardhq/switchboard/hub/store"
+	"github.com/switchboardhq/switchboard/hub/poll"
 	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
@@ -65,6 +66,8 @@ a flag given on the command line wins.`,
 				"max-subscriptions":              "SWITCHBOARD_MAX_SUBSCRIPTIONS",
 				"sqlite-synchronous":             "SWITCHBOARD_SQLITE_SYNCHRONOUS",
 				"workers":                        "SWITCHBOARD_WORKERS",
+				"poll-timeout":                   "SWITCHBOARD_POLL_TIMEOUT",
+				"poll-scan-interval":             "SWITCHBOARD_POLL_SCAN_INTERVAL",
 				"shutdown-timeout":               "SWITCHBOARD_SHUTDOWN_TIMEOUT",
 				"log-level":                      "SWITCHBOARD_LOG_LEVEL",
 				"log-format":                     "SWITCHBOARD_LOG_FORMAT",
@@ -110,6 +113,9 @@ a flag given on the command line wins.`,
 			}
 			if cfg.Retention <= 0 {
 				return fmt.Errorf("--retention must be positive, got %s", cfg.Retention)
+			}
+			if cfg.PollTimeout <= 0 || cfg.PollScanInterval <= 0 {
+				return fmt.Errorf("--poll-timeout and --poll-scan-interval must be positive, got %s and %s", cfg.PollTimeout, cfg.PollScanInterval)
 			}
 			switch {
 			case cfg.MinRetryDelay < 0:
@@ -172,6 +178,8 @@ a flag given on the command line wins.`,
 	f.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", api.DefaultMaxSubscriptions, "most subscriptions the hub may have")
 	f.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", "NORMAL", "SQLite synchronous mode: NORMAL (survives a crash) or FULL (also power loss)")
 	f.IntVar(&cfg.Workers, "workers", store.DefaultMaxWorkers, fmt.Sprintf("jobs worked at once (1 to %d)", hub.MaxWorkers))
+	f.DurationVar(&cfg.PollTimeout, "poll-timeout", poll.DefaultTimeout, "timeout of one poll of a provider (virtual webhooks)")
+	f.DurationVar(&cfg.PollScanInterval, "poll-scan-interval", poll.DefaultScanEvery, "how often connections to poll are checked for a poll job")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful stop may take")
 	f.StringSliceVar(&cfg.ConsoleFrameAncestors, "console-frame-ancestors", nil, "origins allowed to embed the web console's consumer portal in a frame (e.g. https://app.example.com; repeatable or comma-separated); default: none")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

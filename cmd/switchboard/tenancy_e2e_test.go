@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/connectors/vplan/vplanfake"
 	"github.com/switchboardhq/switchboard/hub/store/postgres/pgtest"
 	"github.com/switchboardhq/switchboard/mappings"
 )
@@ -57,6 +58,7 @@ type tenant struct {
 	sess               string // a session id
 	token              string // the connection's inbound URL token
 	subSecret          string
+	pollConn           string // a connection whose connector polls (vPlan)
 	connWebhookURLPath string
 }
 
@@ -140,6 +142,16 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 	newConn := func(t *testing.T, consumer string) map[string]any {
 		return create(t, consumer, "POST", "/vault/connections", map[string]any{"service_id": "dversum"})
 	}
+	// A vPlan connection (its connector polls) against a fake vPlan, for
+	// POST /vault/connections/{id}/poll; polling off, so only the matrix
+	// polls it.
+	vp := vplanfake.New("matrix-vp-key", "matrix-vp-env")
+	t.Cleanup(vp.Close)
+	newPollConn := func(t *testing.T, consumer string) map[string]any {
+		return create(t, consumer, "POST", "/vault/connections", map[string]any{"service_id": "vplan",
+			"settings":    map[string]any{"base_url": vp.URL, "event_types": []string{"card.created"}, "polling": false},
+			"credentials": map[string]any{"api_key": "matrix-vp-key", "api_env": "matrix-vp-env"}})
+	}
 	newSession := func(t *testing.T, consumer string) map[string]any {
 		return create(t, consumer, "POST", "/vault/sessions", map[string]any{})
 	}
@@ -166,7 +178,7 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 		require.NoError(t, err)
 		tenants[c] = &tenant{consumer: c, sub: sub["id"].(string), subSecret: sub["secret"].(string),
 			conn: conn["id"].(string), token: u.Path[strings.LastIndex(u.Path, "/")+1:], connWebhookURLPath: u.Path,
-			ev: publish(t, c), sess: newSession(t, c)["id"].(string)}
+			ev: publish(t, c), sess: newSession(t, c)["id"].(string), pollConn: newPollConn(t, c)["id"].(string)}
 	}
 	a, b := tenants[consumerA], tenants[consumerB]
 	// Every delivery tried, so the logs hold A's, B's and the
@@ -336,6 +348,9 @@ func runTenancyMatrix(t *testing.T, p *hubProcess) {
 				return matrixRequest{path: "/vault/connections/" + o.conn + "/rotate-token", consumer: o.consumer}
 			}
 			return matrixRequest{path: "/vault/connections/" + newConn(t, o.consumer)["id"].(string) + "/rotate-token", consumer: o.consumer}
+		}},
+		{method: "POST", route: "/vault/connections/{id}/poll", scope: "connections:write", call: func(t *testing.T, o *tenant, _ bool) matrixRequest {
+			return matrixRequest{path: "/vault/connections/" + o.pollConn + "/poll", consumer: o.consumer}
 		}},
 		{method: "POST", route: "/vault/sessions", scope: "connections:write", noSession: true, call: func(t *testing.T, o *tenant, real bool) matrixRequest {
 			return matrixRequest{path: "/vault/sessions", consumer: o.consumer, body: map[string]any{"scopes": []string{"webhooks:read"}}}

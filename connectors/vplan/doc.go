@@ -122,4 +122,37 @@
 // stored once either way. (A top-level "id" is deliberately not used: were
 // vPlan to send the object itself at the top level, that would be the card's
 // id, and every later event about the card would be dropped as a duplicate.)
+//
+// # Reconciliation: virtual webhooks (ASSUMED list API)
+//
+// vPlan caps and sometimes fails its webhooks; the connector also
+// implements plugins.Poller, so the hub reconciles each connection by
+// polling (webhook_support.mode "native" with virtual_webhooks:
+// request_rate 60 per minute, resources card and collection; poll_interval
+// at least 10 s, default 5 min). vPlan's REST API lists its objects; the
+// connector assumes this updated-since filter on them:
+//
+//	GET {base_url}/card?updated_since=<RFC 3339>&sort=updated_at&limit=100
+//	GET {base_url}/collection?updated_since=...&sort=updated_at&limit=100
+//	x-api-key, x-api-env as for the webhook calls
+//
+// answering the objects (as in the webhooks' data) with updated_at at or
+// after updated_since, oldest first, bare or as {"data": [...]}; 429 with
+// Retry-After when rate-limited (returned to the hub as
+// plugins.RateLimited, never retried by the connector). The cursor is
+// {"card": <newest updated_at seen>, "collection": ...}; the first poll
+// only sets it to now (reconciliation does not replay vPlan's history). A
+// full page (100) sets PollResult.More. Each object becomes
+// <resource>.created (created_at == updated_at) or <resource>.updated in
+// the webhook envelope {"event", "created_at": updated_at, "source": "poll",
+// "data": object}, so mappings/vplan.json maps it unchanged. Deletions are
+// never reported: a list does not show what is gone.
+//
+// Push/poll deduplication: a card.* or collection.* webhook other than a
+// deletion, whose data has an id and an updated_at, is keyed
+// plugins.EntityVersionKey(resource, id, updated_at), exactly as its polled
+// copy, so the hub stores one event per object version whichever way it
+// came first; other webhooks keep message_id. Consequence: two webhooks
+// about one object version (a card.updated and a card.label.attached with
+// the same updated_at) are stored once, the first one standing.
 package vplan

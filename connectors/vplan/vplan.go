@@ -102,7 +102,10 @@ func NewWithConfig(cfg Config) *Connector {
 	}, nil)}
 }
 
-var _ plugins.Connector = (*Connector)(nil)
+var (
+	_ plugins.Connector = (*Connector)(nil)
+	_ plugins.Poller    = (*Connector)(nil)
+)
 
 func (c *Connector) log() *slog.Logger {
 	if c.cfg.Logger != nil {
@@ -174,15 +177,19 @@ const credentialsSchema = `{
 // Describe reports vPlan's catalogue entry.
 func (*Connector) Describe(context.Context) (*plugins.Description, error) {
 	return &plugins.Description{
-		ID:                ID,
-		Name:              "vPlan",
-		Version:           Version,
-		UnifiedAPIs:       []string{"issue-tracking", "time-registration", "file-storage"},
-		Webhook:           plugins.WebhookSupport{Mode: plugins.ModeNative, ManagedVia: plugins.ManagedAPI},
-		SupportedEvents:   supportedEvents(),
-		SettingsSchema:    append(json.RawMessage(nil), settingsSchema...),
-		CredentialsSchema: json.RawMessage(credentialsSchema),
-		ProviderSigns:     false,
+		ID:          ID,
+		Name:        "vPlan",
+		Version:     Version,
+		UnifiedAPIs: []string{"issue-tracking", "time-registration", "file-storage"},
+		Webhook: plugins.WebhookSupport{Mode: plugins.ModeNative, ManagedVia: plugins.ManagedAPI,
+			VirtualWebhooks: &plugins.VirtualWebhooks{
+				RequestRate: plugins.RequestRate{Rate: 60, Size: 1, Unit: "minute"}, Resources: PollResources}},
+		PollIntervalMin:     PollIntervalMin,
+		PollIntervalDefault: PollIntervalDefault,
+		SupportedEvents:     supportedEvents(),
+		SettingsSchema:      append(json.RawMessage(nil), settingsSchema...),
+		CredentialsSchema:   json.RawMessage(credentialsSchema),
+		ProviderSigns:       false,
 	}, nil
 }
 
@@ -201,7 +208,7 @@ func (*Connector) HandleInbound(_ context.Context, req *plugins.InboundRequest) 
 	return &plugins.InboundResult{Events: []plugins.NativeEvent{{
 		Type:           event,
 		Payload:        req.Body,
-		IdempotencyKey: idempotencyKey(fields[fieldMessageID], req.Body),
+		IdempotencyKey: inboundKey(event, fields, req.Body),
 		OccurredAt:     occurredAt(fields[fieldCreatedAt]),
 	}}}, nil
 }
@@ -269,6 +276,15 @@ func occurredAt(raw json.RawMessage) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// inboundKey is the version key of a card or collection (versionKey),
+// which its polled copy shares, else idempotencyKey.
+func inboundKey(event string, fields map[string]json.RawMessage, body []byte) string {
+	if k := versionKey(event, fields); k != "" {
+		return k
+	}
+	return idempotencyKey(fields[fieldMessageID], body)
 }
 
 // idempotencyKey is vPlan's message id when the body carries a usable one,

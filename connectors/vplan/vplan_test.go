@@ -55,9 +55,12 @@ func TestDescribe(t *testing.T) {
 	assert.Equal(t, "vplan", d.ID)
 	assert.Equal(t, "vPlan", d.Name)
 	assert.Equal(t, []string{"issue-tracking", "time-registration", "file-storage"}, d.UnifiedAPIs)
-	assert.Equal(t, plugins.WebhookSupport{Mode: plugins.ModeNative, ManagedVia: plugins.ManagedAPI}, d.Webhook)
+	assert.Equal(t, plugins.WebhookSupport{Mode: plugins.ModeNative, ManagedVia: plugins.ManagedAPI,
+		VirtualWebhooks: &plugins.VirtualWebhooks{RequestRate: plugins.RequestRate{Rate: 60, Size: 1, Unit: "minute"},
+			Resources: []string{"card", "collection"}}}, d.Webhook, "native, and reconciled by polling")
+	assert.Equal(t, vplan.PollIntervalMin, d.PollIntervalMin)
 	assert.False(t, d.ProviderSigns, "vPlan signs nothing: the URL token is the authentication")
-	assert.False(t, d.Poll)
+	assert.True(t, d.Poll, "vPlan is reconciled through its list endpoints")
 
 	// The 36 event types of seed 004: 16 normal, 8 nested, 12 nested with pivot.
 	require.Len(t, d.SupportedEvents, 36)
@@ -138,6 +141,10 @@ func TestHandleInboundEverySample(t *testing.T) {
 			var env struct {
 				MessageID string    `json:"message_id"`
 				CreatedAt time.Time `json:"created_at"`
+				Data      struct {
+					ID        string    `json:"id"`
+					UpdatedAt time.Time `json:"updated_at"`
+				} `json:"data"`
 			}
 			require.NoError(t, json.Unmarshal(body, &env))
 			res, err := c.HandleInbound(t.Context(), inbound(string(body)))
@@ -147,7 +154,14 @@ func TestHandleInboundEverySample(t *testing.T) {
 			ev := res.Events[0]
 			assert.Equal(t, e.Native, ev.Type)
 			assert.Equal(t, string(body), string(ev.Payload), "the payload is the whole body, byte for byte")
-			assert.Equal(t, env.MessageID, ev.IdempotencyKey)
+			// A card or collection version has the key its polled copy
+			// gets (reconciliation); any other event its message id.
+			want := env.MessageID
+			if resource, _, _ := strings.Cut(e.Native, "."); (resource == "card" || resource == "collection") &&
+				!strings.HasSuffix(e.Native, ".deleted") && env.Data.ID != "" && !env.Data.UpdatedAt.IsZero() {
+				want = plugins.EntityVersionKey(resource, env.Data.ID, env.Data.UpdatedAt)
+			}
+			assert.Equal(t, want, ev.IdempotencyKey)
 			assert.True(t, env.CreatedAt.Equal(ev.OccurredAt), "occurred_at %v, want %v", ev.OccurredAt, env.CreatedAt)
 			assert.Equal(t, time.UTC, ev.OccurredAt.Location())
 		})

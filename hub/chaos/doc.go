@@ -17,6 +17,9 @@
 //	h  a receiver answering every try 200 behind ~10 MB of response headers:
 //	   the hub's resident size (VmRSS) stays within 150 MB of its start, and
 //	   every try is logged failed with the header limit as its error
+//	i  virtual webhooks: a vPlan that forgets every webhook, polls back to
+//	   back held at vPlan, the hub SIGKILLed mid-poll: every change stored as
+//	   exactly one event and delivered, never two polls of it at once
 //
 // The tests sit behind the build tag chaos because they take minutes and
 // kill processes; this file only carries the documentation, so the package

@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -216,7 +217,7 @@ func (s *Service) inbound(c *gin.Context) {
 
 	stored := make([]inboundEvent, 0, len(res.Events))
 	for i, nev := range res.Events {
-		ev, err := s.unify(serviceID, conn, clean(nev), c.Request)
+		ev, err := s.Unify(serviceID, conn, nev, event.SourceNative, c.Request.Header, c.Request.URL.Query())
 		if err != nil {
 			reject("unmappable", api.BadRequest("body", fmt.Sprintf("event %d of the request: %v", i, err)))
 			return
@@ -334,10 +335,16 @@ func clean(nev plugins.NativeEvent) plugins.NativeEvent {
 	return nev
 }
 
-// unify maps one native event and builds the unified event to store.
-func (s *Service) unify(serviceID string, conn *store.Connection, nev plugins.NativeEvent, r *http.Request) (*event.Event, error) {
+// Unify maps one native event of connection conn and builds the unified
+// event to store: the one code path after the connector for pushed events
+// (source event.SourceNative, with the request's header and query) and
+// polled ones (event.SourceVirtual, hub/poll, no request). The event's
+// dedupe key is the connection's and the native idempotency key, so a
+// pushed change and its polled copy with the same key are stored once.
+func (s *Service) Unify(serviceID string, conn *store.Connection, nev plugins.NativeEvent, source string, header http.Header, query url.Values) (*event.Event, error) {
+	nev = clean(nev)
 	res, err := s.cfg.Mappings().Apply(serviceID, mapping.Input{
-		NativeType: nev.Type, Body: nev.Payload, Header: r.Header, Query: r.URL.Query(), OccurredAt: nev.OccurredAt,
+		NativeType: nev.Type, Body: nev.Payload, Header: header, Query: query, OccurredAt: nev.OccurredAt,
 	})
 	if err != nil {
 		return nil, err
@@ -349,7 +356,6 @@ func (s *Service) unify(serviceID string, conn *store.Connection, nev plugins.Na
 	if occurred.IsZero() {
 		occurred = s.cfg.Now()
 	}
-	source := event.SourceNative
 	sum := sha256.Sum256(nev.Payload)
 	ev := &event.Event{
 		ID:                  store.NewID(),

@@ -35,3 +35,14 @@ type Recover struct {
 
 // Kind is River's name for the job; it is stored in the queue, never change it.
 func (Recover) Kind() string { return "recover" }
+
+// Poll polls one connection's provider (virtual webhooks) and snoozes until
+// its next poll: one unique job per connection (store.PollInsertOpts) that
+// reschedules itself for as long as the connection is polled.
+type Poll struct {
+	ConnectionID string `json:"connection_id"`
+	ConsumerID   string `json:"consumer_id"`
+}
+
+// Kind is River's name for the job; it is stored in the queue, never change it.
+func (Poll) Kind() string { return "poll" }

@@ -36,6 +36,16 @@ type Metrics struct {
 	// RetentionPurged counts rows the retention purge deleted, by table
 	// (events, deliveries, attempts).
 	RetentionPurged *prometheus.CounterVec
+
+	// Polls counts polls of providers (virtual webhooks) by service and
+	// result (ok, rate_limited, error, busy, lease_lost).
+	Polls *prometheus.CounterVec
+	// PollEvents counts the events polls found, by service and whether
+	// they were new or duplicates (already pushed or polled).
+	PollEvents *prometheus.CounterVec
+	// PollLag is the age of a connection's cursor when a poll stored it
+	// advanced: how late a change polled now can be at most.
+	PollLag *prometheus.HistogramVec
 }
 
 // New builds the collectors on a fresh registry (with Go and process
@@ -81,6 +91,19 @@ func New() *Metrics {
 			Name: "switchboard_queue_oldest_pending_seconds",
 			Help: "Age of the oldest job that is due and not yet running.",
 		}),
+		Polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_polls_total",
+			Help: "Polls of providers (virtual webhooks), by service and result.",
+		}, []string{"service", "result"}),
+		PollEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_poll_events_total",
+			Help: "Events found by polls, by service and duplicate flag.",
+		}, []string{"service", "duplicate"}),
+		PollLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchboard_poll_lag_seconds",
+			Help:    "Time since a connection's previous successful poll, observed at each successful poll (the longest a change waited).",
+			Buckets: []float64{.1, .5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"service"}),
 		RetentionPurged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_retention_purged_rows_total",
 			Help: "Rows deleted by the retention purge, by table (events, deliveries, attempts).",
@@ -91,7 +114,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.EventsPublished, m.DeliveryAttempts, m.AttemptDuration, m.Deliveries,
 		m.SubscriptionsDisabled, m.HTTPRequests, m.InboundRequests, m.QueuePending, m.QueueOldestSeconds,
-		m.RetentionPurged,
+		m.RetentionPurged, m.Polls, m.PollEvents, m.PollLag,
 	)
 	return m
 }

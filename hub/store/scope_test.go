@@ -96,6 +96,10 @@ var unscoped = map[string]string{
 	"GetEventType":              "application-wide vocabulary every entry point checks names against; no consumer data",
 	"ListEventTypes":            "application-wide vocabulary every entry point checks names against; no consumer data",
 	"Purge":                     "retention: the hub deletes every consumer's rows past the retention age, on its own behalf",
+	"ClaimPoll":                 "queue worker: acts for the hub on the connection id of its own poll job",
+	"FailPoll":                  "queue worker: records the outcome of its own poll",
+	"PollableConnections":       "scheduler: the hub lists what it polls, on its own behalf (ids only)",
+	"QueuePolls":                "scheduler: inserts the hub's own poll jobs",
 }
 
 func TestEveryStoreMethodIsScopedOrListed(t *testing.T) {

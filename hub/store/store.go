@@ -98,6 +98,7 @@ type Store interface {
 	Recoveries
 	Activity
 	Consumers
+	Polls
 }
 
 // Retention removes consumer data: old rows in the background (Purge) and

@@ -15,12 +15,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/switchboardhq/switchboard/hub/api"
 	"github.com/switchboardhq/switchboard/hub/apikey"
+	"github.com/switchboardhq/switchboard/hub/poll"
 	"github.com/switchboardhq/switchboard/hub/secret"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins"
@@ -50,6 +52,14 @@ type connectionView struct {
 	Message   string `json:"message,omitempty"`
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
+	// Virtual webhooks, for a connection whose connector polls: whether
+	// and how often it is polled, and how its polls go.
+	Polling          *bool   `json:"polling,omitempty"`
+	PollInterval     *int64  `json:"poll_interval,omitempty"`
+	LastPolledAt     *string `json:"last_polled_at,omitempty"`
+	PollError        *string `json:"poll_error,omitempty"`
+	CursorAgeSeconds *int64  `json:"cursor_age_seconds,omitempty"`
+	NextPollAt       *string `json:"next_poll_at,omitempty"`
 }
 
 func (s *Service) view(c *gin.Context, conn *store.Connection) connectionView {
@@ -73,7 +83,99 @@ func (s *Service) view(c *gin.Context, conn *store.Connection) connectionView {
 		u := s.webhookURL(c, conn.ServiceID, conn.Token)
 		v.WebhookURL = &u
 	}
+	s.pollView(c, conn, &v)
 	return v
+}
+
+// pollView adds the poll settings and state of a connection whose
+// connector polls. A state that cannot be read leaves them out rather than
+// failing the read of the connection.
+func (s *Service) pollView(c *gin.Context, conn *store.Connection, v *connectionView) {
+	info, ok := s.connectors.Get(conn.ServiceID)
+	if !ok || info.Description == nil || !info.Description.Poll {
+		return
+	}
+	set, err := poll.ParseSettings(conn.Settings, info.Description)
+	if err != nil {
+		return
+	}
+	secs := int64(set.Interval / time.Second)
+	v.Polling, v.PollInterval = &set.Enabled, &secs
+	st, err := s.store.GetPollState(c.Request.Context(), store.Consumer(conn.ConsumerID), conn.ID)
+	if err != nil {
+		s.log.Warn("reading poll state", "connection_id", conn.ID, "error", err)
+		return
+	}
+	empty := ""
+	v.PollError = &empty
+	if st.LastError != "" {
+		v.PollError = &st.LastError
+	}
+	if st.LastPolledAt != nil {
+		t := formatTime(*st.LastPolledAt)
+		v.LastPolledAt = &t
+	}
+	if st.CursorAt != nil {
+		age := int64(max(s.now().Sub(*st.CursorAt), 0) / time.Second)
+		v.CursorAgeSeconds = &age
+	}
+	if st.NotBefore != nil && st.NotBefore.After(s.now()) {
+		t := formatTime(*st.NotBefore)
+		v.NextPollAt = &t
+	}
+}
+
+// pollNow runs one poll of the connection now (virtual webhooks) and
+// answers what it found: 200 with the counts, 409 while another poll of
+// the connection runs, 422 for a connector that does not poll, 429 with
+// Retry-After when the provider rate-limited the poll, 502 when the
+// provider or connector failed (the connection's poll_error says why).
+func (s *Service) pollNow(c *gin.Context) {
+	conn, err := s.load(c)
+	if err != nil {
+		api.WriteError(c, err)
+		return
+	}
+	info, ok := s.connectors.Get(conn.ServiceID)
+	if ok && info.Description != nil && !info.Description.Poll {
+		api.WriteError(c, &api.Error{Status: http.StatusUnprocessableEntity, TypeName: api.TypeRequestValidation,
+			Message: fmt.Sprintf("the %s connector does not poll (webhook_support.mode %q without virtual_webhooks)", conn.ServiceID, info.Description.Webhook.Mode)})
+		return
+	}
+	if s.poller == nil || !ok || info.Description == nil {
+		s.connectorFailed(c, conn.ServiceID, "poll", &plugins.UnavailableError{ID: conn.ServiceID, RetryAfter: defaultRetryAfter}, nil)
+		return
+	}
+	if conn.Status != store.ConnectionActive {
+		api.WriteError(c, &api.Error{Status: http.StatusConflict, TypeName: api.TypeConflict,
+			Message: "the connection is disabled; enable it (PATCH status active) to poll it"})
+		return
+	}
+	res, err := s.poller.PollOnce(c.Request.Context(), conn)
+	var perr *poll.Error
+	switch {
+	case errors.Is(err, store.ErrPollBusy), errors.Is(err, store.ErrPollLeaseLost):
+		api.WriteError(c, &api.Error{Status: http.StatusConflict, TypeName: api.TypeConflict,
+			Message: "a poll of this connection is running; try again when it has finished", Err: err})
+		return
+	case errors.As(err, &perr) && errors.Is(err, plugins.ErrRateLimited):
+		c.Header("Retry-After", poll.RetryAfterSeconds(perr, s.now()))
+		api.WriteError(c, &api.Error{Status: http.StatusTooManyRequests, TypeName: "TooManyRequestsError",
+			Message: fmt.Sprintf("the provider rate-limited the poll: %s", scrub(err.Error(), conn.Credentials)), Err: err})
+		return
+	case errors.As(err, &perr):
+		s.connectorFailed(c, conn.ServiceID, "poll", perr.Err, conn.Credentials)
+		return
+	case err != nil:
+		api.WriteError(c, fmt.Errorf("polling connection %s: %w", conn.ID, err))
+		return
+	}
+	fresh, err := s.store.GetConnection(c.Request.Context(), store.Consumer(conn.ConsumerID), conn.ID)
+	if err != nil {
+		fresh = conn
+	}
+	api.Respond(c, http.StatusOK, gin.H{"events_found": res.Found, "events_stored": res.Stored,
+		"duplicates": res.Duplicates, "more": res.More, "connection": s.view(c, fresh)})
 }
 
 // webhookURL is the inbound URL a provider sends this connection's webhooks
@@ -338,7 +440,7 @@ func (s *Service) updateConnection(c *gin.Context) {
 		conn.Credentials = plain
 		if setSettings {
 			conn.Settings = compact(rawSettings)
-			settingsChanged = !jsonEqual(old.Settings, conn.Settings)
+			settingsChanged = !jsonEqual(poll.Strip(old.Settings), poll.Strip(conn.Settings))
 		}
 	}
 	if len(errs) > 0 {
@@ -509,12 +611,25 @@ func (s *Service) logUndoFailure(ctx context.Context, conn *store.Connection, wh
 		slog.String("error", scrub(err.Error(), conn.Credentials)))
 }
 
-// pluginConnection is what a connector is told about a connection.
+// pollSettings is the JSON of the poll settings present in settings.
+func pollSettings(settings map[string]any) json.RawMessage {
+	m := map[string]any{}
+	for _, k := range []string{poll.SettingInterval, poll.SettingPolling} {
+		if v, ok := settings[k]; ok {
+			m[k] = v
+		}
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
+
+// pluginConnection is what a connector is told about a connection: its
+// settings without the hub's own poll settings.
 func pluginConnection(conn *store.Connection) plugins.Connection {
 	return plugins.Connection{
 		ID:          conn.ID,
 		ConsumerID:  conn.ConsumerID,
-		Settings:    conn.Settings,
+		Settings:    poll.Strip(conn.Settings),
 		Credentials: conn.Credentials,
 	}
 }
@@ -593,6 +708,21 @@ func ensureSigningSecret(d *plugins.Description, creds map[string]any) (string, 
 // means the connector's own schema is broken.
 func (s *Service) check(info Info, settings, creds map[string]any) (map[string]string, []api.FieldError, error) {
 	d := info.Description
+	// The hub's own poll settings are checked here, not by the connector's
+	// schema, and never reach the connector.
+	var pollErrs []api.FieldError
+	_, hasInterval := settings[poll.SettingInterval]
+	_, hasPolling := settings[poll.SettingPolling]
+	if hasInterval || hasPolling {
+		if _, err := poll.ParseSettings(pollSettings(settings), d); err != nil {
+			if se, ok := errors.AsType[*poll.SettingsError](err); ok {
+				pollErrs = append(pollErrs, api.FieldError{Field: strings.ReplaceAll(se.Field, ".", "/"), Reason: se.Message})
+			}
+		}
+		settings = maps.Clone(settings)
+		delete(settings, poll.SettingInterval)
+		delete(settings, poll.SettingPolling)
+	}
 	settingsSchema, err := s.schemaFor(info.ID, fieldSettings, d.SettingsSchema)
 	if err != nil {
 		return nil, nil, err
@@ -602,6 +732,7 @@ func (s *Service) check(info Info, settings, creds map[string]any) (map[string]s
 		return nil, nil, err
 	}
 	errs := validate(settingsSchema, fieldSettings, settings, false)
+	errs = append(errs, pollErrs...)
 	errs = append(errs, validate(credsSchema, fieldCredentials, creds, true)...)
 	plain := make(map[string]string, len(creds))
 	for _, k := range slices.Sorted(maps.Keys(creds)) {

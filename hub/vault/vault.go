@@ -29,6 +29,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/hub/api"
 	"github.com/switchboardhq/switchboard/hub/apikey"
+	"github.com/switchboardhq/switchboard/hub/poll"
 	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins"
 )
@@ -88,6 +89,7 @@ type Store interface {
 	ListConnections(ctx context.Context, sc store.Scope, p store.Page) ([]*store.Connection, error)
 	UpdateConnection(ctx context.Context, sc store.Scope, c *store.Connection) error
 	DeleteConnection(ctx context.Context, sc store.Scope, id string) error
+	GetPollState(ctx context.Context, sc store.Scope, id string) (*store.PollState, error)
 }
 
 // Config wires the vault to the rest of the hub. Store and Connectors are
@@ -120,6 +122,14 @@ type Config struct {
 	// completion even when the client disconnects, so a provider never
 	// keeps a registration the hub forgot.
 	CallTimeout time.Duration
+	// Poller, when set, runs POST /vault/connections/{id}/poll (virtual
+	// webhooks); without it that route answers 503.
+	Poller Poller
+}
+
+// Poller runs one poll of a connection now (hub/poll.Service).
+type Poller interface {
+	PollOnce(ctx context.Context, conn *store.Connection) (*poll.Result, error)
 }
 
 // Service serves the catalogue and the vault connections.
@@ -131,6 +141,7 @@ type Service struct {
 	now        func() time.Time
 	coverage   func(string) any
 	timeout    time.Duration
+	poller     Poller
 
 	mu      sync.Mutex
 	schemas map[string]*compiled // by service id + kind
@@ -150,6 +161,7 @@ func New(cfg Config) *Service {
 		now:        cfg.Now,
 		coverage:   cfg.Coverage,
 		timeout:    cfg.CallTimeout,
+		poller:     cfg.Poller,
 		schemas:    map[string]*compiled{},
 	}
 	if s.log == nil {
@@ -196,6 +208,7 @@ func (s *Service) Routes() []api.Route {
 		{Method: http.MethodPatch, Path: "/vault/connections/:id", Scope: write, Tenancy: api.Scoped, Handler: s.updateConnection},
 		{Method: http.MethodDelete, Path: "/vault/connections/:id", Scope: write, Tenancy: api.Scoped, Handler: s.deleteConnection},
 		{Method: http.MethodPost, Path: "/vault/connections/:id/rotate-token", Scope: write, Tenancy: api.Scoped, Handler: s.rotateToken},
+		{Method: http.MethodPost, Path: "/vault/connections/:id/poll", Scope: write, Tenancy: api.Scoped, Handler: s.pollNow},
 	}
 }
 

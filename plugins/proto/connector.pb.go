@@ -11,6 +11,8 @@
 //   INVALID_ARGUMENT    the request is malformed; the message says what (hub: 400)
 //   FAILED_PRECONDITION with a ProviderErrorDetail: the provider refused a call (hub: 502)
 //   UNIMPLEMENTED       the connector does not support the call (e.g. Poll)
+//   RESOURCE_EXHAUSTED  with a RateLimitDetail: the provider rate-limited the
+//                       connector; the hub waits retry_after_ms before the next call
 //   anything else       the connector failed (hub: 5xx, the provider retries)
 //
 // Regenerate after editing (from the repository root):
@@ -92,9 +94,13 @@ type Description struct {
 	// credentials["signing_secret"]; the hub generates one when none is given.
 	ProviderSigns bool `protobuf:"varint,9,opt,name=provider_signs,json=providerSigns,proto3" json:"provider_signs,omitempty"`
 	// The connector implements Poll. Set by the SDK, not by the author.
-	Poll          bool `protobuf:"varint,10,opt,name=poll,proto3" json:"poll,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Poll bool `protobuf:"varint,10,opt,name=poll,proto3" json:"poll,omitempty"`
+	// Bounds of a connection's poll interval (virtual webhooks): the hub
+	// refuses a poll_interval below the minimum; 0 takes the hub's defaults.
+	PollIntervalMinMs     int64 `protobuf:"varint,11,opt,name=poll_interval_min_ms,json=pollIntervalMinMs,proto3" json:"poll_interval_min_ms,omitempty"`
+	PollIntervalDefaultMs int64 `protobuf:"varint,12,opt,name=poll_interval_default_ms,json=pollIntervalDefaultMs,proto3" json:"poll_interval_default_ms,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Description) Reset() {
@@ -197,12 +203,28 @@ func (x *Description) GetPoll() bool {
 	return false
 }
 
+func (x *Description) GetPollIntervalMinMs() int64 {
+	if x != nil {
+		return x.PollIntervalMinMs
+	}
+	return 0
+}
+
+func (x *Description) GetPollIntervalDefaultMs() int64 {
+	if x != nil {
+		return x.PollIntervalDefaultMs
+	}
+	return 0
+}
+
 type WebhookSupport struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Mode          string                 `protobuf:"bytes,1,opt,name=mode,proto3" json:"mode,omitempty"`                               // "native" | "virtual"
-	ManagedVia    string                 `protobuf:"bytes,2,opt,name=managed_via,json=managedVia,proto3" json:"managed_via,omitempty"` // "manual" | "api"
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Mode       string                 `protobuf:"bytes,1,opt,name=mode,proto3" json:"mode,omitempty"`                               // "native" | "virtual" | "none" (Apideck's enum)
+	ManagedVia string                 `protobuf:"bytes,2,opt,name=managed_via,json=managedVia,proto3" json:"managed_via,omitempty"` // "manual" | "api"
+	// Set by a native connector that is also reconciled by polling.
+	VirtualWebhooks *VirtualWebhooks `protobuf:"bytes,3,opt,name=virtual_webhooks,json=virtualWebhooks,proto3" json:"virtual_webhooks,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WebhookSupport) Reset() {
@@ -249,6 +271,128 @@ func (x *WebhookSupport) GetManagedVia() string {
 	return ""
 }
 
+func (x *WebhookSupport) GetVirtualWebhooks() *VirtualWebhooks {
+	if x != nil {
+		return x.VirtualWebhooks
+	}
+	return nil
+}
+
+// Apideck's webhook_support.virtual_webhooks: how fast the provider may be
+// polled and which resources a poll covers.
+type VirtualWebhooks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestRate   *RequestRate           `protobuf:"bytes,1,opt,name=request_rate,json=requestRate,proto3" json:"request_rate,omitempty"`
+	Resources     []string               `protobuf:"bytes,2,rep,name=resources,proto3" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VirtualWebhooks) Reset() {
+	*x = VirtualWebhooks{}
+	mi := &file_connector_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VirtualWebhooks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VirtualWebhooks) ProtoMessage() {}
+
+func (x *VirtualWebhooks) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VirtualWebhooks.ProtoReflect.Descriptor instead.
+func (*VirtualWebhooks) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *VirtualWebhooks) GetRequestRate() *RequestRate {
+	if x != nil {
+		return x.RequestRate
+	}
+	return nil
+}
+
+func (x *VirtualWebhooks) GetResources() []string {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+// rate requests per size units ("second", "minute", "hour", "day").
+type RequestRate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rate          int64                  `protobuf:"varint,1,opt,name=rate,proto3" json:"rate,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Unit          string                 `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestRate) Reset() {
+	*x = RequestRate{}
+	mi := &file_connector_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestRate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestRate) ProtoMessage() {}
+
+func (x *RequestRate) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestRate.ProtoReflect.Descriptor instead.
+func (*RequestRate) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RequestRate) GetRate() int64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+func (x *RequestRate) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *RequestRate) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
 type SupportedEvent struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	EventType           string                 `protobuf:"bytes,1,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`                                 // unified, e.g. accounting.invoice.paid
@@ -259,7 +403,7 @@ type SupportedEvent struct {
 
 func (x *SupportedEvent) Reset() {
 	*x = SupportedEvent{}
-	mi := &file_connector_proto_msgTypes[3]
+	mi := &file_connector_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +415,7 @@ func (x *SupportedEvent) String() string {
 func (*SupportedEvent) ProtoMessage() {}
 
 func (x *SupportedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[3]
+	mi := &file_connector_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +428,7 @@ func (x *SupportedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupportedEvent.ProtoReflect.Descriptor instead.
 func (*SupportedEvent) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{3}
+	return file_connector_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SupportedEvent) GetEventType() string {
@@ -314,7 +458,7 @@ type Connection struct {
 
 func (x *Connection) Reset() {
 	*x = Connection{}
-	mi := &file_connector_proto_msgTypes[4]
+	mi := &file_connector_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +470,7 @@ func (x *Connection) String() string {
 func (*Connection) ProtoMessage() {}
 
 func (x *Connection) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[4]
+	mi := &file_connector_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +483,7 @@ func (x *Connection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connection.ProtoReflect.Descriptor instead.
 func (*Connection) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{4}
+	return file_connector_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Connection) GetId() string {
@@ -379,7 +523,7 @@ type Values struct {
 
 func (x *Values) Reset() {
 	*x = Values{}
-	mi := &file_connector_proto_msgTypes[5]
+	mi := &file_connector_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +535,7 @@ func (x *Values) String() string {
 func (*Values) ProtoMessage() {}
 
 func (x *Values) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[5]
+	mi := &file_connector_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +548,7 @@ func (x *Values) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Values.ProtoReflect.Descriptor instead.
 func (*Values) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{5}
+	return file_connector_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Values) GetValues() []string {
@@ -428,7 +572,7 @@ type InboundRequest struct {
 
 func (x *InboundRequest) Reset() {
 	*x = InboundRequest{}
-	mi := &file_connector_proto_msgTypes[6]
+	mi := &file_connector_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +584,7 @@ func (x *InboundRequest) String() string {
 func (*InboundRequest) ProtoMessage() {}
 
 func (x *InboundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[6]
+	mi := &file_connector_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +597,7 @@ func (x *InboundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InboundRequest.ProtoReflect.Descriptor instead.
 func (*InboundRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{6}
+	return file_connector_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *InboundRequest) GetMethod() string {
@@ -510,7 +654,7 @@ type NativeEvent struct {
 
 func (x *NativeEvent) Reset() {
 	*x = NativeEvent{}
-	mi := &file_connector_proto_msgTypes[7]
+	mi := &file_connector_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +666,7 @@ func (x *NativeEvent) String() string {
 func (*NativeEvent) ProtoMessage() {}
 
 func (x *NativeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[7]
+	mi := &file_connector_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +679,7 @@ func (x *NativeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NativeEvent.ProtoReflect.Descriptor instead.
 func (*NativeEvent) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{7}
+	return file_connector_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NativeEvent) GetType() string {
@@ -577,7 +721,7 @@ type DirectResponse struct {
 
 func (x *DirectResponse) Reset() {
 	*x = DirectResponse{}
-	mi := &file_connector_proto_msgTypes[8]
+	mi := &file_connector_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +733,7 @@ func (x *DirectResponse) String() string {
 func (*DirectResponse) ProtoMessage() {}
 
 func (x *DirectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[8]
+	mi := &file_connector_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +746,7 @@ func (x *DirectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectResponse.ProtoReflect.Descriptor instead.
 func (*DirectResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{8}
+	return file_connector_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DirectResponse) GetStatus() int32 {
@@ -637,7 +781,7 @@ type InboundResult struct {
 
 func (x *InboundResult) Reset() {
 	*x = InboundResult{}
-	mi := &file_connector_proto_msgTypes[9]
+	mi := &file_connector_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +793,7 @@ func (x *InboundResult) String() string {
 func (*InboundResult) ProtoMessage() {}
 
 func (x *InboundResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[9]
+	mi := &file_connector_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +806,7 @@ func (x *InboundResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InboundResult.ProtoReflect.Descriptor instead.
 func (*InboundResult) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{9}
+	return file_connector_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InboundResult) GetEvents() []*NativeEvent {
@@ -689,7 +833,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_connector_proto_msgTypes[10]
+	mi := &file_connector_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +845,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[10]
+	mi := &file_connector_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +858,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{10}
+	return file_connector_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubscribeRequest) GetConnection() *Connection {
@@ -746,7 +890,7 @@ type SubscribeResult struct {
 
 func (x *SubscribeResult) Reset() {
 	*x = SubscribeResult{}
-	mi := &file_connector_proto_msgTypes[11]
+	mi := &file_connector_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +902,7 @@ func (x *SubscribeResult) String() string {
 func (*SubscribeResult) ProtoMessage() {}
 
 func (x *SubscribeResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[11]
+	mi := &file_connector_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +915,7 @@ func (x *SubscribeResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResult.ProtoReflect.Descriptor instead.
 func (*SubscribeResult) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{11}
+	return file_connector_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubscribeResult) GetRegistered() bool {
@@ -805,7 +949,7 @@ type UnsubscribeRequest struct {
 
 func (x *UnsubscribeRequest) Reset() {
 	*x = UnsubscribeRequest{}
-	mi := &file_connector_proto_msgTypes[12]
+	mi := &file_connector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +961,7 @@ func (x *UnsubscribeRequest) String() string {
 func (*UnsubscribeRequest) ProtoMessage() {}
 
 func (x *UnsubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[12]
+	mi := &file_connector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +974,7 @@ func (x *UnsubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribeRequest.ProtoReflect.Descriptor instead.
 func (*UnsubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{12}
+	return file_connector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UnsubscribeRequest) GetConnection() *Connection {
@@ -855,7 +999,7 @@ type UnsubscribeResult struct {
 
 func (x *UnsubscribeResult) Reset() {
 	*x = UnsubscribeResult{}
-	mi := &file_connector_proto_msgTypes[13]
+	mi := &file_connector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1011,7 @@ func (x *UnsubscribeResult) String() string {
 func (*UnsubscribeResult) ProtoMessage() {}
 
 func (x *UnsubscribeResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[13]
+	mi := &file_connector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1024,7 @@ func (x *UnsubscribeResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribeResult.ProtoReflect.Descriptor instead.
 func (*UnsubscribeResult) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{13}
+	return file_connector_proto_rawDescGZIP(), []int{15}
 }
 
 type PollRequest struct {
@@ -893,7 +1037,7 @@ type PollRequest struct {
 
 func (x *PollRequest) Reset() {
 	*x = PollRequest{}
-	mi := &file_connector_proto_msgTypes[14]
+	mi := &file_connector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +1049,7 @@ func (x *PollRequest) String() string {
 func (*PollRequest) ProtoMessage() {}
 
 func (x *PollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[14]
+	mi := &file_connector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1062,7 @@ func (x *PollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollRequest.ProtoReflect.Descriptor instead.
 func (*PollRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{14}
+	return file_connector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PollRequest) GetConnection() *Connection {
@@ -936,17 +1080,21 @@ func (x *PollRequest) GetCursor() string {
 }
 
 type PollResult struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Events          []*NativeEvent         `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	Cursor          string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
-	NextPollAfterMs int64                  `protobuf:"varint,3,opt,name=next_poll_after_ms,json=nextPollAfterMs,proto3" json:"next_poll_after_ms,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*NativeEvent         `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	Cursor string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The earliest the hub may poll this connection again (a provider's
+	// Retry-After, or "more pages are waiting": 0 with more = true).
+	NextPollAfterMs int64 `protobuf:"varint,3,opt,name=next_poll_after_ms,json=nextPollAfterMs,proto3" json:"next_poll_after_ms,omitempty"`
+	// More changes are waiting beyond cursor: poll again soon.
+	More          bool `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PollResult) Reset() {
 	*x = PollResult{}
-	mi := &file_connector_proto_msgTypes[15]
+	mi := &file_connector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1106,7 @@ func (x *PollResult) String() string {
 func (*PollResult) ProtoMessage() {}
 
 func (x *PollResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[15]
+	mi := &file_connector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1119,7 @@ func (x *PollResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollResult.ProtoReflect.Descriptor instead.
 func (*PollResult) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{15}
+	return file_connector_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PollResult) GetEvents() []*NativeEvent {
@@ -995,6 +1143,66 @@ func (x *PollResult) GetNextPollAfterMs() int64 {
 	return 0
 }
 
+func (x *PollResult) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+// Attached to a RESOURCE_EXHAUSTED status when the provider rate-limited a call.
+type RateLimitDetail struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RetryAfterMs  int64                  `protobuf:"varint,1,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimitDetail) Reset() {
+	*x = RateLimitDetail{}
+	mi := &file_connector_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimitDetail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimitDetail) ProtoMessage() {}
+
+func (x *RateLimitDetail) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimitDetail.ProtoReflect.Descriptor instead.
+func (*RateLimitDetail) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RateLimitDetail) GetRetryAfterMs() int64 {
+	if x != nil {
+		return x.RetryAfterMs
+	}
+	return 0
+}
+
+func (x *RateLimitDetail) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Attached to a FAILED_PRECONDITION status when the provider refused a call.
 type ProviderErrorDetail struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1006,7 +1214,7 @@ type ProviderErrorDetail struct {
 
 func (x *ProviderErrorDetail) Reset() {
 	*x = ProviderErrorDetail{}
-	mi := &file_connector_proto_msgTypes[16]
+	mi := &file_connector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1226,7 @@ func (x *ProviderErrorDetail) String() string {
 func (*ProviderErrorDetail) ProtoMessage() {}
 
 func (x *ProviderErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[16]
+	mi := &file_connector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1239,7 @@ func (x *ProviderErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProviderErrorDetail.ProtoReflect.Descriptor instead.
 func (*ProviderErrorDetail) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{16}
+	return file_connector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProviderErrorDetail) GetStatus() int32 {
@@ -1053,7 +1261,7 @@ var File_connector_proto protoreflect.FileDescriptor
 const file_connector_proto_rawDesc = "" +
 	"\n" +
 	"\x0fconnector.proto\x12\x18switchboard.connector.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
-	"\x0fDescribeRequest\"\xa9\x03\n" +
+	"\x0fDescribeRequest\"\x93\x04\n" +
 	"\vDescription\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1065,11 +1273,21 @@ const file_connector_proto_rawDesc = "" +
 	"\x12credentials_schema\x18\b \x01(\fR\x11credentialsSchema\x12%\n" +
 	"\x0eprovider_signs\x18\t \x01(\bR\rproviderSigns\x12\x12\n" +
 	"\x04poll\x18\n" +
-	" \x01(\bR\x04poll\"E\n" +
+	" \x01(\bR\x04poll\x12/\n" +
+	"\x14poll_interval_min_ms\x18\v \x01(\x03R\x11pollIntervalMinMs\x127\n" +
+	"\x18poll_interval_default_ms\x18\f \x01(\x03R\x15pollIntervalDefaultMs\"\x9b\x01\n" +
 	"\x0eWebhookSupport\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x1f\n" +
 	"\vmanaged_via\x18\x02 \x01(\tR\n" +
-	"managedVia\"c\n" +
+	"managedVia\x12T\n" +
+	"\x10virtual_webhooks\x18\x03 \x01(\v2).switchboard.connector.v1.VirtualWebhooksR\x0fvirtualWebhooks\"y\n" +
+	"\x0fVirtualWebhooks\x12H\n" +
+	"\frequest_rate\x18\x01 \x01(\v2%.switchboard.connector.v1.RequestRateR\vrequestRate\x12\x1c\n" +
+	"\tresources\x18\x02 \x03(\tR\tresources\"I\n" +
+	"\vRequestRate\x12\x12\n" +
+	"\x04rate\x18\x01 \x01(\x03R\x04rate\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\"c\n" +
 	"\x0eSupportedEvent\x12\x1d\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tR\teventType\x122\n" +
@@ -1140,12 +1358,16 @@ const file_connector_proto_rawDesc = "" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2$.switchboard.connector.v1.ConnectionR\n" +
 	"connection\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\x90\x01\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\xa4\x01\n" +
 	"\n" +
 	"PollResult\x12=\n" +
 	"\x06events\x18\x01 \x03(\v2%.switchboard.connector.v1.NativeEventR\x06events\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12+\n" +
-	"\x12next_poll_after_ms\x18\x03 \x01(\x03R\x0fnextPollAfterMs\"G\n" +
+	"\x12next_poll_after_ms\x18\x03 \x01(\x03R\x0fnextPollAfterMs\x12\x12\n" +
+	"\x04more\x18\x04 \x01(\bR\x04more\"Q\n" +
+	"\x0fRateLimitDetail\x12$\n" +
+	"\x0eretry_after_ms\x18\x01 \x01(\x03R\fretryAfterMs\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"G\n" +
 	"\x13ProviderErrorDetail\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage2\xf0\x03\n" +
@@ -1168,64 +1390,69 @@ func file_connector_proto_rawDescGZIP() []byte {
 	return file_connector_proto_rawDescData
 }
 
-var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_connector_proto_goTypes = []any{
 	(*DescribeRequest)(nil),       // 0: switchboard.connector.v1.DescribeRequest
 	(*Description)(nil),           // 1: switchboard.connector.v1.Description
 	(*WebhookSupport)(nil),        // 2: switchboard.connector.v1.WebhookSupport
-	(*SupportedEvent)(nil),        // 3: switchboard.connector.v1.SupportedEvent
-	(*Connection)(nil),            // 4: switchboard.connector.v1.Connection
-	(*Values)(nil),                // 5: switchboard.connector.v1.Values
-	(*InboundRequest)(nil),        // 6: switchboard.connector.v1.InboundRequest
-	(*NativeEvent)(nil),           // 7: switchboard.connector.v1.NativeEvent
-	(*DirectResponse)(nil),        // 8: switchboard.connector.v1.DirectResponse
-	(*InboundResult)(nil),         // 9: switchboard.connector.v1.InboundResult
-	(*SubscribeRequest)(nil),      // 10: switchboard.connector.v1.SubscribeRequest
-	(*SubscribeResult)(nil),       // 11: switchboard.connector.v1.SubscribeResult
-	(*UnsubscribeRequest)(nil),    // 12: switchboard.connector.v1.UnsubscribeRequest
-	(*UnsubscribeResult)(nil),     // 13: switchboard.connector.v1.UnsubscribeResult
-	(*PollRequest)(nil),           // 14: switchboard.connector.v1.PollRequest
-	(*PollResult)(nil),            // 15: switchboard.connector.v1.PollResult
-	(*ProviderErrorDetail)(nil),   // 16: switchboard.connector.v1.ProviderErrorDetail
-	nil,                           // 17: switchboard.connector.v1.Connection.CredentialsEntry
-	nil,                           // 18: switchboard.connector.v1.InboundRequest.HeadersEntry
-	nil,                           // 19: switchboard.connector.v1.InboundRequest.QueryEntry
-	nil,                           // 20: switchboard.connector.v1.DirectResponse.HeadersEntry
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*VirtualWebhooks)(nil),       // 3: switchboard.connector.v1.VirtualWebhooks
+	(*RequestRate)(nil),           // 4: switchboard.connector.v1.RequestRate
+	(*SupportedEvent)(nil),        // 5: switchboard.connector.v1.SupportedEvent
+	(*Connection)(nil),            // 6: switchboard.connector.v1.Connection
+	(*Values)(nil),                // 7: switchboard.connector.v1.Values
+	(*InboundRequest)(nil),        // 8: switchboard.connector.v1.InboundRequest
+	(*NativeEvent)(nil),           // 9: switchboard.connector.v1.NativeEvent
+	(*DirectResponse)(nil),        // 10: switchboard.connector.v1.DirectResponse
+	(*InboundResult)(nil),         // 11: switchboard.connector.v1.InboundResult
+	(*SubscribeRequest)(nil),      // 12: switchboard.connector.v1.SubscribeRequest
+	(*SubscribeResult)(nil),       // 13: switchboard.connector.v1.SubscribeResult
+	(*UnsubscribeRequest)(nil),    // 14: switchboard.connector.v1.UnsubscribeRequest
+	(*UnsubscribeResult)(nil),     // 15: switchboard.connector.v1.UnsubscribeResult
+	(*PollRequest)(nil),           // 16: switchboard.connector.v1.PollRequest
+	(*PollResult)(nil),            // 17: switchboard.connector.v1.PollResult
+	(*RateLimitDetail)(nil),       // 18: switchboard.connector.v1.RateLimitDetail
+	(*ProviderErrorDetail)(nil),   // 19: switchboard.connector.v1.ProviderErrorDetail
+	nil,                           // 20: switchboard.connector.v1.Connection.CredentialsEntry
+	nil,                           // 21: switchboard.connector.v1.InboundRequest.HeadersEntry
+	nil,                           // 22: switchboard.connector.v1.InboundRequest.QueryEntry
+	nil,                           // 23: switchboard.connector.v1.DirectResponse.HeadersEntry
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_connector_proto_depIdxs = []int32{
 	2,  // 0: switchboard.connector.v1.Description.webhook_support:type_name -> switchboard.connector.v1.WebhookSupport
-	3,  // 1: switchboard.connector.v1.Description.supported_events:type_name -> switchboard.connector.v1.SupportedEvent
-	17, // 2: switchboard.connector.v1.Connection.credentials:type_name -> switchboard.connector.v1.Connection.CredentialsEntry
-	18, // 3: switchboard.connector.v1.InboundRequest.headers:type_name -> switchboard.connector.v1.InboundRequest.HeadersEntry
-	19, // 4: switchboard.connector.v1.InboundRequest.query:type_name -> switchboard.connector.v1.InboundRequest.QueryEntry
-	4,  // 5: switchboard.connector.v1.InboundRequest.connection:type_name -> switchboard.connector.v1.Connection
-	21, // 6: switchboard.connector.v1.NativeEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	20, // 7: switchboard.connector.v1.DirectResponse.headers:type_name -> switchboard.connector.v1.DirectResponse.HeadersEntry
-	7,  // 8: switchboard.connector.v1.InboundResult.events:type_name -> switchboard.connector.v1.NativeEvent
-	8,  // 9: switchboard.connector.v1.InboundResult.response:type_name -> switchboard.connector.v1.DirectResponse
-	4,  // 10: switchboard.connector.v1.SubscribeRequest.connection:type_name -> switchboard.connector.v1.Connection
-	4,  // 11: switchboard.connector.v1.UnsubscribeRequest.connection:type_name -> switchboard.connector.v1.Connection
-	4,  // 12: switchboard.connector.v1.PollRequest.connection:type_name -> switchboard.connector.v1.Connection
-	7,  // 13: switchboard.connector.v1.PollResult.events:type_name -> switchboard.connector.v1.NativeEvent
-	5,  // 14: switchboard.connector.v1.InboundRequest.HeadersEntry.value:type_name -> switchboard.connector.v1.Values
-	5,  // 15: switchboard.connector.v1.InboundRequest.QueryEntry.value:type_name -> switchboard.connector.v1.Values
-	5,  // 16: switchboard.connector.v1.DirectResponse.HeadersEntry.value:type_name -> switchboard.connector.v1.Values
-	0,  // 17: switchboard.connector.v1.Connector.Describe:input_type -> switchboard.connector.v1.DescribeRequest
-	6,  // 18: switchboard.connector.v1.Connector.HandleInbound:input_type -> switchboard.connector.v1.InboundRequest
-	10, // 19: switchboard.connector.v1.Connector.Subscribe:input_type -> switchboard.connector.v1.SubscribeRequest
-	12, // 20: switchboard.connector.v1.Connector.Unsubscribe:input_type -> switchboard.connector.v1.UnsubscribeRequest
-	14, // 21: switchboard.connector.v1.Connector.Poll:input_type -> switchboard.connector.v1.PollRequest
-	1,  // 22: switchboard.connector.v1.Connector.Describe:output_type -> switchboard.connector.v1.Description
-	9,  // 23: switchboard.connector.v1.Connector.HandleInbound:output_type -> switchboard.connector.v1.InboundResult
-	11, // 24: switchboard.connector.v1.Connector.Subscribe:output_type -> switchboard.connector.v1.SubscribeResult
-	13, // 25: switchboard.connector.v1.Connector.Unsubscribe:output_type -> switchboard.connector.v1.UnsubscribeResult
-	15, // 26: switchboard.connector.v1.Connector.Poll:output_type -> switchboard.connector.v1.PollResult
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	5,  // 1: switchboard.connector.v1.Description.supported_events:type_name -> switchboard.connector.v1.SupportedEvent
+	3,  // 2: switchboard.connector.v1.WebhookSupport.virtual_webhooks:type_name -> switchboard.connector.v1.VirtualWebhooks
+	4,  // 3: switchboard.connector.v1.VirtualWebhooks.request_rate:type_name -> switchboard.connector.v1.RequestRate
+	20, // 4: switchboard.connector.v1.Connection.credentials:type_name -> switchboard.connector.v1.Connection.CredentialsEntry
+	21, // 5: switchboard.connector.v1.InboundRequest.headers:type_name -> switchboard.connector.v1.InboundRequest.HeadersEntry
+	22, // 6: switchboard.connector.v1.InboundRequest.query:type_name -> switchboard.connector.v1.InboundRequest.QueryEntry
+	6,  // 7: switchboard.connector.v1.InboundRequest.connection:type_name -> switchboard.connector.v1.Connection
+	24, // 8: switchboard.connector.v1.NativeEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	23, // 9: switchboard.connector.v1.DirectResponse.headers:type_name -> switchboard.connector.v1.DirectResponse.HeadersEntry
+	9,  // 10: switchboard.connector.v1.InboundResult.events:type_name -> switchboard.connector.v1.NativeEvent
+	10, // 11: switchboard.connector.v1.InboundResult.response:type_name -> switchboard.connector.v1.DirectResponse
+	6,  // 12: switchboard.connector.v1.SubscribeRequest.connection:type_name -> switchboard.connector.v1.Connection
+	6,  // 13: switchboard.connector.v1.UnsubscribeRequest.connection:type_name -> switchboard.connector.v1.Connection
+	6,  // 14: switchboard.connector.v1.PollRequest.connection:type_name -> switchboard.connector.v1.Connection
+	9,  // 15: switchboard.connector.v1.PollResult.events:type_name -> switchboard.connector.v1.NativeEvent
+	7,  // 16: switchboard.connector.v1.InboundRequest.HeadersEntry.value:type_name -> switchboard.connector.v1.Values
+	7,  // 17: switchboard.connector.v1.InboundRequest.QueryEntry.value:type_name -> switchboard.connector.v1.Values
+	7,  // 18: switchboard.connector.v1.DirectResponse.HeadersEntry.value:type_name -> switchboard.connector.v1.Values
+	0,  // 19: switchboard.connector.v1.Connector.Describe:input_type -> switchboard.connector.v1.DescribeRequest
+	8,  // 20: switchboard.connector.v1.Connector.HandleInbound:input_type -> switchboard.connector.v1.InboundRequest
+	12, // 21: switchboard.connector.v1.Connector.Subscribe:input_type -> switchboard.connector.v1.SubscribeRequest
+	14, // 22: switchboard.connector.v1.Connector.Unsubscribe:input_type -> switchboard.connector.v1.UnsubscribeRequest
+	16, // 23: switchboard.connector.v1.Connector.Poll:input_type -> switchboard.connector.v1.PollRequest
+	1,  // 24: switchboard.connector.v1.Connector.Describe:output_type -> switchboard.connector.v1.Description
+	11, // 25: switchboard.connector.v1.Connector.HandleInbound:output_type -> switchboard.connector.v1.InboundResult
+	13, // 26: switchboard.connector.v1.Connector.Subscribe:output_type -> switchboard.connector.v1.SubscribeResult
+	15, // 27: switchboard.connector.v1.Connector.Unsubscribe:output_type -> switchboard.connector.v1.UnsubscribeResult
+	17, // 28: switchboard.connector.v1.Connector.Poll:output_type -> switchboard.connector.v1.PollResult
+	24, // [24:29] is the sub-list for method output_type
+	19, // [19:24] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_connector_proto_init() }
@@ -1239,7 +1466,7 @@ func file_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_proto_rawDesc), len(file_connector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,6 +11,8 @@
 //   INVALID_ARGUMENT    the request is malformed; the message says what (hub: 400)
 //   FAILED_PRECONDITION with a ProviderErrorDetail: the provider refused a call (hub: 502)
 //   UNIMPLEMENTED       the connector does not support the call (e.g. Poll)
+//   RESOURCE_EXHAUSTED  with a RateLimitDetail: the provider rate-limited the
+//                       connector; the hub waits retry_after_ms before the next call
 //   anything else       the connector failed (hub: 5xx, the provider retries)
 //
 // Regenerate after editing (from the repository root):

@@ -50,6 +50,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -225,6 +226,10 @@ type Answer struct {
 	Body []byte
 	// Tries is how many tries the call took.
 	Tries int
+	// RetryAfter is the answer's Retry-After (seconds or an HTTP date),
+	// zero when it has none: what a connector hands the hub with
+	// plugins.RateLimited on a 429.
+	RetryAfter time.Duration
 }
 
 // OK reports a 2xx answer.
@@ -316,6 +321,7 @@ func (s *Session) call(ctx context.Context, method, path string, payload any, re
 	}
 	defer resp.Body.Close()
 	ans.Status = resp.StatusCode
+	ans.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	if ans.Body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer)); err != nil {
 		return nil, s.noAnswer(ctx, ans, err)
 	}
@@ -382,4 +388,20 @@ func (s *Session) noAnswer(ctx context.Context, ans *Answer, err error) *plugins
 	msg = s.Scrub(msg)
 	s.log.LogAttrs(ctx, slog.LevelWarn, "provider call got no answer", s.attrs(ans, slog.String("error", msg))...)
 	return &plugins.ProviderError{StatusCode: 0, Message: msg}
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP
+// date; zero when absent or unreadable, capped at a day.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		d = time.Duration(max(secs, 0)) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = max(t.Sub(now), 0)
+	}
+	return min(d, 24*time.Hour)
 }

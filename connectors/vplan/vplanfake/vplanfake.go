@@ -99,11 +99,22 @@ type Server struct {
 	failCreates int
 	failStatus  int
 	failMessage string
+
+	// Reconciliation (list endpoints, poll.go).
+	items       map[string]map[string]map[string]any // resource -> id -> object
+	forget      int                                  // webhooks still to forget
+	forgotten   int
+	limited     int           // list calls still to answer 429
+	retryAfter  time.Duration // their Retry-After
+	listCalls   []ListCall
+	inFlight    int
+	maxInFlight int
+	slow        time.Duration
 }
 
 // New starts a fake that accepts apiKey and apiEnv. Close it when done.
 func New(apiKey, apiEnv string) *Server {
-	s := &Server{APIKey: apiKey, APIEnv: apiEnv, closing: make(chan struct{}),
+	s := &Server{APIKey: apiKey, APIEnv: apiEnv, closing: make(chan struct{}), items: map[string]map[string]map[string]any{},
 		client: &http.Client{Timeout: 10 * time.Second}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL + Prefix
@@ -202,6 +213,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get(vplan.HeaderAPIKey) != s.APIKey || r.Header.Get(vplan.HeaderAPIEnv) != s.APIEnv ||
 		s.APIKey == "" {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthenticated."})
+		return
+	}
+	if resource, ok := strings.CutPrefix(r.URL.Path, Prefix+"/"); ok && slices.Contains(vplan.PollResources, resource) {
+		s.list(w, r, resource)
 		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, Prefix+"/webhook")

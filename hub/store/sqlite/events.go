@@ -105,36 +105,9 @@ func (s *Store) PublishEvent(ctx context.Context, sc store.Scope, ev *event.Even
 		deliveries []string
 	)
 	err := s.write(ctx, func(ctx context.Context, w *writeTx) error {
-		subs, deliveries = nil, nil // fn may run twice
-		if ev.DedupeKey != "" {
-			first, err := scanEvent(w.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE dedupe_key = ?`, ev.DedupeKey))
-			switch {
-			case err == nil:
-				if first.RequestHash != ev.RequestHash {
-					return &store.IdempotencyConflictError{Key: ev.DedupeKey, First: first}
-				}
-				var n int
-				if err := w.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE event_id = ?`, first.ID).Scan(&n); err != nil {
-					return fmt.Errorf("counting deliveries of event %s: %w", first.ID, err)
-				}
-				res = &store.PublishResult{Event: first, Deliveries: n, Duplicate: true}
-				return nil
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("looking up dedupe key: %w", err)
-			}
-		}
-		if _, err := w.ExecContext(ctx, insertEventSQL, args...); err != nil {
-			return fmt.Errorf("inserting event %s: %w", ev.ID, err)
-		}
-		var err error
-		if subs, err = matchingSubscriptions(ctx, w, ev); err != nil {
-			return err
-		}
-		if deliveries, err = insertDeliveries(ctx, w, ev.ID, subIDs(subs), now, !direct); err != nil {
-			return err
-		}
-		res = &store.PublishResult{Event: ev, Deliveries: len(subs)}
-		return nil
+		var err error // fn may run twice
+		res, subs, deliveries, err = publishTx(ctx, w, ev, args, now, direct)
+		return err
 	})
 	if direct {
 		s.handOver(ctx, disp, ev, subs, deliveries, now, err == nil && !res.Duplicate)
@@ -143,6 +116,40 @@ func (s *Store) PublishEvent(ctx context.Context, sc store.Scope, ev *event.Even
 		return nil, err
 	}
 	return res, nil
+}
+
+// publishTx is PublishEvent's write: ev (prepared, args its eventArgs)
+// with its deliveries, and a job.Fanout unless direct, or the first event
+// of its dedupe key.
+func publishTx(ctx context.Context, w *writeTx, ev *event.Event, args []any, now time.Time, direct bool) (*store.PublishResult, []*store.SealedSubscription, []string, error) {
+	if ev.DedupeKey != "" {
+		first, err := scanEvent(w.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE dedupe_key = ?`, ev.DedupeKey))
+		switch {
+		case err == nil:
+			if first.RequestHash != ev.RequestHash {
+				return nil, nil, nil, &store.IdempotencyConflictError{Key: ev.DedupeKey, First: first}
+			}
+			var n int
+			if err := w.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE event_id = ?`, first.ID).Scan(&n); err != nil {
+				return nil, nil, nil, fmt.Errorf("counting deliveries of event %s: %w", first.ID, err)
+			}
+			return &store.PublishResult{Event: first, Deliveries: n, Duplicate: true}, nil, nil, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, nil, nil, fmt.Errorf("looking up dedupe key: %w", err)
+		}
+	}
+	if _, err := w.ExecContext(ctx, insertEventSQL, args...); err != nil {
+		return nil, nil, nil, fmt.Errorf("inserting event %s: %w", ev.ID, err)
+	}
+	subs, err := matchingSubscriptions(ctx, w, ev)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	deliveries, err := insertDeliveries(ctx, w, ev.ID, subIDs(subs), now, !direct)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return &store.PublishResult{Event: ev, Deliveries: len(subs)}, subs, deliveries, nil
 }
 
 // handOver ends a publish that reserved room in disp (store.HandOver).

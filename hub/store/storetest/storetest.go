@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Activity", activityTests},
 		{"Consumers", consumerTests},
 		{"Notices", noticeTests},
+		{"Polls", pollTests},
 	} {
 		t.Run(group.name, func(t *testing.T) {
 			t.Parallel()

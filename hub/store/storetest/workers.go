@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -33,8 +34,18 @@ func Workers() *river.Workers {
 		worked.recovery(j.Args.RecoveryID)
 		return nil
 	}))
+	river.AddWorker(workers, river.WorkFunc(func(_ context.Context, j *river.Job[job.Poll]) error {
+		// Keyed by connection id; snoozing keeps the one job scheduled, as
+		// the hub's poll worker does between polls.
+		worked.recovery("poll:" + j.Args.ConnectionID)
+		return river.JobSnooze(time.Hour)
+	}))
 	return workers
 }
+
+// PollJobsWorked reports how many runs of job.Poll for connectionID
+// have started.
+func PollJobsWorked(connectionID string) int { return worked.recoveries("poll:" + connectionID) }
 
 // FanoutsWorked reports how many job.Fanout jobs for eventID have run.
 func FanoutsWorked(eventID string) int { return worked.fanouts(eventID) }
