@@ -131,7 +131,7 @@ func TestSendTestEventThroughTheHubAPI(t *testing.T) {
 	assert.Contains(t, fmt.Sprint(events["data"]), "inv_from_file_77", "the file's invoice was stored")
 
 	out, err = runCLI(t, base...)
-	require.Error(t, err)
+	require.Error(t, err, out)
 	assert.Contains(t, err.Error(), "--signing-secret")
 
 	out, err = runCLI(t, append(base, "--signing-secret", "not-the-secret")...)

@@ -194,10 +194,7 @@ func (r *Registry) Reload() error {
 			set.services[st.svc.id] = st.svc
 		}
 	}
-	var fromDir, builtin []string
-	for _, id := range sortedKeys(set.services) {
-		fromDir = append(fromDir, id)
-	}
+	fromDir, builtin := sortedKeys(set.services), []string(nil)
 	for _, id := range sortedKeys(r.builtin) {
 		if set.services[id] == nil {
 			set.services[id] = r.builtin[id]
