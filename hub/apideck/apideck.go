@@ -208,14 +208,25 @@ func (r reply) decode(v any) error {
 	return nil
 }
 
-// call runs one request of the hub's own API for the caller of c, with the
-// caller's credential and consumer headers.
-func (s *Service) call(c *gin.Context, method, path string, query url.Values, body any) (reply, error) {
-	return s.callAs(c, "", method, path, query, body)
+// relay runs one request of the hub's own API (callAs) and, when it fails
+// or the hub refuses it, answers the caller in Apideck's shape; ok says
+// whether the handler goes on with r.
+func (s *Service) relay(c *gin.Context, consumer, method, path string, query url.Values, body any) (r reply, ok bool) {
+	r, err := s.callAs(c, consumer, method, path, query, body)
+	if err != nil {
+		api.WriteError(c, err)
+		return r, false
+	}
+	if !r.ok() {
+		relayError(c, r)
+		return r, false
+	}
+	return r, true
 }
 
-// callAs is call acting for consumer (when not empty) instead of the one
-// the request's headers name.
+// callAs runs one request of the hub's own API for the caller of c, with
+// the caller's credential, acting for consumer (when not empty) instead of
+// the one the request's headers name.
 func (s *Service) callAs(c *gin.Context, consumer, method, path string, query url.Values, body any) (reply, error) {
 	s.mu.RLock()
 	h := s.inner

@@ -128,34 +128,7 @@ func (s *Service) unifiedAPIs(serviceID string) []string {
 // consumerConnections reads every connection of the request's consumer
 // through the hub's own list.
 func (s *Service) consumerConnections(c *gin.Context) ([]hubConnection, bool) {
-	var all []hubConnection
-	q := url.Values{"limit": {"200"}}
-	for {
-		r, err := s.call(c, http.MethodGet, "/vault/connections", q, nil)
-		if err != nil {
-			api.WriteError(c, err)
-			return nil, false
-		}
-		if !r.ok() {
-			relayError(c, r)
-			return nil, false
-		}
-		var env struct {
-			Data []hubConnection `json:"data"`
-			Meta struct {
-				Cursors cursors `json:"cursors"`
-			} `json:"meta"`
-		}
-		if err := json.Unmarshal(r.body, &env); err != nil {
-			api.WriteError(c, fmt.Errorf("reading the hub's connections: %w", err))
-			return nil, false
-		}
-		all = append(all, env.Data...)
-		if env.Meta.Cursors.Next == nil || len(env.Data) == 0 {
-			return all, true
-		}
-		q.Set("cursor", *env.Meta.Cursors.Next)
-	}
+	return s.connectionsOf(c, "")
 }
 
 // listConnections lists the consumer's connections, each once per unified
@@ -248,13 +221,8 @@ func (s *Service) resolve(c *gin.Context, noneAllowed bool) (conn *hubConnection
 // relayConnection runs one call of the hub's connection API and answers
 // with the connection in Apideck's shape.
 func (s *Service) relayConnection(c *gin.Context, method, path string, body any, unifiedAPI string) {
-	r, err := s.call(c, method, path, nil, body)
-	if err != nil {
-		api.WriteError(c, err)
-		return
-	}
-	if !r.ok() {
-		relayError(c, r)
+	r, ok := s.relay(c, "", method, path, nil, body)
+	if !ok {
 		return
 	}
 	var conn hubConnection
@@ -342,13 +310,8 @@ func (s *Service) deleteConnection(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := s.call(c, http.MethodDelete, "/vault/connections/"+url.PathEscape(conn.ID), nil, nil)
-	if err != nil {
-		api.WriteError(c, err)
-		return
-	}
-	if !r.ok() {
-		relayError(c, r)
+	_, ok = s.relay(c, "", http.MethodDelete, "/vault/connections/"+url.PathEscape(conn.ID), nil, nil)
+	if !ok {
 		return
 	}
 	c.Status(http.StatusNoContent)

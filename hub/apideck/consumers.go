@@ -88,18 +88,13 @@ func (s *Service) withConnections(c *gin.Context, out *Consumer) bool {
 }
 
 // connectionsOf reads every connection of one consumer through the hub's
-// own list.
+// own list; "" is the consumer the request's headers name.
 func (s *Service) connectionsOf(c *gin.Context, consumer string) ([]hubConnection, bool) {
 	var all []hubConnection
 	q := url.Values{"limit": {"200"}}
 	for {
-		r, err := s.callAs(c, consumer, http.MethodGet, "/vault/connections", q, nil)
-		if err != nil {
-			api.WriteError(c, err)
-			return nil, false
-		}
-		if !r.ok() {
-			relayError(c, r)
+		r, ok := s.relay(c, consumer, http.MethodGet, "/vault/connections", q, nil)
+		if !ok {
 			return nil, false
 		}
 		var env struct {
@@ -248,13 +243,8 @@ func (s *Service) deleteConsumer(c *gin.Context) {
 		return
 	}
 	for _, conn := range conns {
-		r, err := s.callAs(c, rec.ID, http.MethodDelete, "/vault/connections/"+url.PathEscape(conn.ID), nil, nil)
-		if err != nil {
-			api.WriteError(c, err)
-			return
-		}
-		if !r.ok() {
-			relayError(c, r)
+		_, ok := s.relay(c, rec.ID, http.MethodDelete, "/vault/connections/"+url.PathEscape(conn.ID), nil, nil)
+		if !ok {
 			return
 		}
 	}

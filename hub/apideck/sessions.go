@@ -86,13 +86,8 @@ func (s *Service) createSession(c *gin.Context) {
 			out["theme"] = in.Theme
 		}
 	}
-	r, err := s.call(c, http.MethodPost, "/vault/sessions", nil, out)
-	if err != nil {
-		api.WriteError(c, err)
-		return
-	}
-	if !r.ok() {
-		relayError(c, r)
+	r, ok := s.relay(c, "", http.MethodPost, "/vault/sessions", nil, out)
+	if !ok {
 		return
 	}
 	var created struct {

@@ -75,13 +75,8 @@ func (s *Service) webhook(c *gin.Context, sub hubSubscription) Webhook {
 // relayWebhook runs one call of the hub's subscription API and answers
 // with the subscription as Apideck's Webhook.
 func (s *Service) relayWebhook(c *gin.Context, method, path string, body any, status int) {
-	r, err := s.call(c, method, path, nil, body)
-	if err != nil {
-		api.WriteError(c, err)
-		return
-	}
-	if !r.ok() {
-		relayError(c, r)
+	r, ok := s.relay(c, "", method, path, nil, body)
+	if !ok {
 		return
 	}
 	var sub hubSubscription
@@ -127,13 +122,8 @@ func (s *Service) deleteWebhook(c *gin.Context) {
 }
 
 func (s *Service) listWebhooks(c *gin.Context) {
-	r, err := s.call(c, http.MethodGet, "/webhook/webhooks", pageQuery(c), nil)
-	if err != nil {
-		api.WriteError(c, err)
-		return
-	}
-	if !r.ok() {
-		relayError(c, r)
+	r, ok := s.relay(c, "", http.MethodGet, "/webhook/webhooks", pageQuery(c), nil)
+	if !ok {
 		return
 	}
 	var env struct {
