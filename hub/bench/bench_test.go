@@ -159,16 +159,22 @@ func TestRunIngestOnlyStoresEveryAcceptedEvent(t *testing.T) {
 	assert.True(t, res.OK())
 	assert.Zero(t, subscriptionCount(t, h), "no subscription was made")
 
-	// Every 202 is a stored event.
+	// Every 202 is a stored event; the bench's connection also has the
+	// hub's own vault.connection.* events, which are not the bench's.
 	var events []struct {
 		ServiceID string `json:"service_id"`
+		EventType string `json:"event_type"`
 	}
 	api := &apiClient{target: h.Target(), http: http.DefaultClient}
-	require.NoError(t, api.call(context.Background(), http.MethodGet, "/webhook/events?limit=200", "", nil, &events))
-	assert.Len(t, events, 60)
+	require.NoError(t, api.call(context.Background(), http.MethodGet, "/webhook/events?limit=200&filter[service_id]=dversum", "", nil, &events))
+	benched := 0
 	for _, ev := range events {
 		assert.Equal(t, "dversum", ev.ServiceID)
+		if !strings.HasPrefix(ev.EventType, "vault.connection.") {
+			benched++
+		}
 	}
+	assert.Equal(t, 60, benched)
 
 	var table bytes.Buffer
 	require.NoError(t, res.WriteTable(&table))
