@@ -16,8 +16,8 @@ import (
 	"github.com/switchboardhq/switchboard/hub/api"
 	"github.com/switchboardhq/switchboard/hub/delivery"
 	"github.com/switchboardhq/switchboard/hub/ingest"
-	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/hub/poll"
+	"github.com/switchboardhq/switchboard/hub/store"
 	"github.com/switchboardhq/switchboard/plugins/host"
 )
 
